@@ -1,0 +1,104 @@
+//! Pluggable cryptography: one small trait per cipher suite, one provider per backend.
+//!
+//! A [`CryptoProvider`] hands out a [`SuiteProvider`] for each suite it implements. A suite
+//! provider does the suite's HKDF and builds [`AeadKey`]s; an AEAD key seals and opens in place
+//! with a detached tag. Key setup (derivation, AES key schedule) happens once when a key is
+//! installed, never per frame.
+//!
+//! Two backends ship:
+//! - [`rust_crypto::RUST_CRYPTO`]: pure Rust (RustCrypto `aes-gcm`, `aes`, `ctr`, `hmac`,
+//!   `sha2`, `hkdf`). Uses AES-NI/PCLMULQDQ at run time where present, and builds for
+//!   `wasm32-unknown-unknown`, which is what the browser worker runs.
+//! - `ring::RING` (feature `ring`, on by default): ring's assembly AES-GCM and HMAC. Measured on
+//!   the CI machine class (see `benches/` and the crate README), ring seals AES-GCM about 1.5-2.5x
+//!   faster than RustCrypto; `aws-lc-rs` is as fast but adds a 90 s C build. ring has no public
+//!   AES-CTR, so its CTR+HMAC suites pair RustCrypto's AES-CTR (hardware AES) with ring's HMAC.
+//!
+//! A vendor with its own crypto (a FIPS module, an HSM) implements these three traits.
+
+use core::fmt;
+
+use crate::{CipherSuite, Error, suite::NONCE_LEN};
+
+pub(crate) mod ctr_hmac;
+#[cfg(feature = "ring")]
+pub mod ring;
+pub mod rust_crypto;
+
+/// A crypto backend: which suites it implements, and how.
+pub trait CryptoProvider: fmt::Debug + Send + Sync {
+    /// Short name for logs and errors, e.g. `"ring"`.
+    fn name(&self) -> &'static str;
+
+    /// This backend's implementation of `suite`, or `None` if it has none.
+    fn suite(&self, suite: CipherSuite) -> Option<&'static dyn SuiteProvider>;
+}
+
+/// One cipher suite as one backend implements it.
+pub trait SuiteProvider: fmt::Debug + Send + Sync {
+    /// The suite implemented.
+    fn suite(&self) -> CipherSuite;
+
+    /// HKDF with the suite's hash: `HKDF-Expand(HKDF-Extract(salt, ikm), info, out.len())`,
+    /// where `info` is the concatenation of its pieces. An empty `salt` means `Nh` zero bytes
+    /// (RFC 5869). `out.len()` is at most `255 * Nh`.
+    fn hkdf(&self, salt: &[u8], ikm: &[u8], info: &[&[u8]], out: &mut [u8]) -> Result<(), Error>;
+
+    /// An AEAD key for `key` (`Nk` bytes), ready for any number of seals and opens.
+    fn aead_key(&self, key: &[u8]) -> Result<Box<dyn AeadKey>, Error>;
+}
+
+/// An AEAD key with its schedule expanded. Implementations erase key bytes on drop where the
+/// underlying library allows it, and their `Debug` never prints key bytes.
+pub trait AeadKey: fmt::Debug + Send + Sync {
+    /// Encrypts `in_out` in place and writes the tag (`Nt` bytes, `tag.len()`) to `tag`.
+    fn seal_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+        tag: &mut [u8],
+    ) -> Result<(), Error>;
+
+    /// Verifies `tag` and decrypts `in_out` in place. On [`Error::AuthenticationFailed`] the
+    /// contents of `in_out` are unspecified; no other state changes.
+    fn open_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+        tag: &[u8],
+    ) -> Result<(), Error>;
+}
+
+/// The fastest backend compiled in: ring when the `ring` feature is on, else RustCrypto.
+pub fn default_provider() -> &'static dyn CryptoProvider {
+    #[cfg(feature = "ring")]
+    {
+        &ring::RING
+    }
+    #[cfg(not(feature = "ring"))]
+    {
+        &rust_crypto::RUST_CRYPTO
+    }
+}
+
+/// Every backend compiled in, default first. Tests run each vector against each of them.
+pub fn all_providers() -> Vec<&'static dyn CryptoProvider> {
+    vec![
+        #[cfg(feature = "ring")]
+        &ring::RING,
+        &rust_crypto::RUST_CRYPTO,
+    ]
+}
+
+/// Looks `suite` up in `provider`, with an error that names both when it is missing.
+pub fn suite_provider(
+    provider: &dyn CryptoProvider,
+    suite: CipherSuite,
+) -> Result<&'static dyn SuiteProvider, Error> {
+    provider.suite(suite).ok_or(Error::SuiteUnavailable {
+        suite: suite.name(),
+        provider: provider.name(),
+    })
+}
