@@ -59,7 +59,9 @@ pub enum Error {
     InvalidKeyMessage(&'static str),
     /// A signature over a member's ephemeral key did not verify against its identity key:
     /// somebody (the SFU, the signaling server) may be substituting keys.
-    #[error("signature of {0} does not verify against its identity key: key substitution suspected")]
+    #[error(
+        "signature of {0} does not verify against its identity key: key substitution suspected"
+    )]
     InvalidSignature(MemberId),
 
     // ----- The caller's use of the API -----
@@ -90,6 +92,12 @@ pub enum Error {
     /// A key is already installed under this KID; remove it first.
     #[error("{0} already has a key installed; remove it before installing another")]
     DuplicateKeyId(KeyId),
+    /// The context already holds its configured maximum of keys; remove old ones first.
+    #[error("the context already holds its maximum of {max} keys; remove old keys first")]
+    TooManyKeys {
+        /// The configured maximum.
+        max: usize,
+    },
     /// No send key is installed under this KID.
     #[error("no send key installed for {0}")]
     NoSendKey(KeyId),
@@ -117,7 +125,9 @@ pub enum Error {
 
     // ----- Configuration -----
     /// The suite ID is not one this build knows.
-    #[error("unknown SFrame cipher suite {0:#06x} (known: 0x0001-0x0005; 0x0006-0x0008 need feature `draft-aes256-ctr-hmac`)")]
+    #[error(
+        "unknown SFrame cipher suite {0:#06x} (known: 0x0001-0x0005; 0x0006-0x0008 need feature `draft-aes256-ctr-hmac`)"
+    )]
     UnknownSuite(u16),
     /// The crypto backend does not implement this suite.
     #[error("cipher suite {suite} is not available in the `{provider}` crypto backend")]

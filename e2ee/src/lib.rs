@@ -72,13 +72,13 @@ mod replay;
 pub mod session;
 mod suite;
 
-#[cfg(fuzzing)]
+#[doc(hidden)]
 pub mod fuzz;
 
-pub use context::{Context, ContextConfig, Opened};
+pub use context::{Context, ContextConfig, MAX_METADATA_LEN, Opened};
 pub use error::{Error, HeaderError};
 pub use header::{Header, MAX_HEADER_LEN};
-pub use replay::ReplayWindow;
+pub use replay::{MAX_REPLAY_WINDOW, ReplayVerdict, ReplayWindow};
 pub use suite::{ALL_SUITES, CipherSuite, Hash, MAX_KEY_LEN, MAX_TAG_LEN, NONCE_LEN};
 
 /// Declares a `u64` newtype id with `Display` as `<label> <hex>`.

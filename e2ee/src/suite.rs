@@ -208,7 +208,10 @@ mod tests {
         let s = CipherSuite::Aes256GcmSha512;
         assert_eq!((s.key_len(), s.hash_len(), s.tag_len()), (32, 64, 16));
         assert_eq!(CipherSuite::from_id(0), Err(Error::UnknownSuite(0)));
-        assert_eq!(CipherSuite::from_id(0xf000), Err(Error::UnknownSuite(0xf000)));
+        assert_eq!(
+            CipherSuite::from_id(0xf000),
+            Err(Error::UnknownSuite(0xf000))
+        );
     }
 
     #[cfg(feature = "draft-aes256-ctr-hmac")]
