@@ -12,4 +12,5 @@
 
 #[doc(hidden)]
 pub mod fuzz;
+pub mod rtcp;
 pub mod rtp;

@@ -22,3 +22,8 @@ fn replay(target: &str, body: fn(&[u8])) {
 fn rtp_view_corpus() {
     replay("rtp_view", telesfu_core::fuzz::rtp_view);
 }
+
+#[test]
+fn rtcp_view_corpus() {
+    replay("rtcp_view", telesfu_core::fuzz::rtcp_view);
+}
