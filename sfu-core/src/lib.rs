@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod codec;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod rtcp;
