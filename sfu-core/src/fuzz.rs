@@ -82,3 +82,44 @@ pub fn rtcp_view(data: &[u8]) {
         }
     }
 }
+
+/// `payload_descriptors`: the VP8, H.264, Opus and AV1 dependency-descriptor parsers never
+/// panic; a failed descriptor parse leaves the stored AV1 structure as it was; VP8 rewrites
+/// read back.
+pub fn payload_descriptors(data: &[u8]) {
+    use crate::codec::{H264Info, OpusToc, Vp8Descriptor};
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    match sel % 4 {
+        0 => {
+            if let Ok(d) = Vp8Descriptor::parse(rest) {
+                let mut copy = rest.to_vec();
+                d.write_picture_id(&mut copy, 0x1234);
+                d.write_tl0_pic_idx(&mut copy, 7);
+                let e = Vp8Descriptor::parse(&copy).expect("rewrite keeps the descriptor valid");
+                if let Some((id, r)) = e.picture_id {
+                    assert_eq!(id, if r.len() == 2 { 0x1234 } else { 0x34 });
+                }
+            }
+        }
+        1 => {
+            let _ = H264Info::parse(rest);
+        }
+        2 => {
+            let _ = OpusToc::parse(rest).map(|t| t.frame_duration_tenth_ms());
+        }
+        _ => {
+            let mut stored = Some(crate::av1dd::DependencyStructure::simple(2, 2, None));
+            for chunk in rest.split(|&b| b == 0xff) {
+                let before = stored.clone();
+                if crate::av1dd::parse(chunk, &mut stored).is_err() {
+                    assert_eq!(
+                        stored, before,
+                        "a failed parse changed the stored structure"
+                    );
+                }
+            }
+        }
+    }
+}

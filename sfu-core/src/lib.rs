@@ -5,11 +5,16 @@
 //!
 //! - [`rtp`]: a zero-copy RTP view that validates once and rewrites SSRC, sequence number,
 //!   timestamp, payload type and header extension values in place.
+//! - [`rtcp`]: compound RTCP parsing (SR, RR, SDES, BYE, APP, NACK, PLI, FIR, REMB, TWCC) and
+//!   builders for what the engine sends.
+//! - [`codec`]: VP8, H.264 and Opus payload descriptors, readable on SFrame-encrypted frames.
+//! - [`av1dd`]: the AV1 dependency descriptor, reader and writer.
 //!
 //! Like every core crate it is sans-IO: no clock, no sockets, no threads, no global RNG.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod av1dd;
 pub mod codec;
 #[doc(hidden)]
 pub mod fuzz;

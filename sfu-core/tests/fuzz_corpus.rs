@@ -27,3 +27,11 @@ fn rtp_view_corpus() {
 fn rtcp_view_corpus() {
     replay("rtcp_view", telesfu_core::fuzz::rtcp_view);
 }
+
+#[test]
+fn payload_descriptors_corpus() {
+    replay(
+        "payload_descriptors",
+        telesfu_core::fuzz::payload_descriptors,
+    );
+}
