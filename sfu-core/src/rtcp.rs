@@ -824,6 +824,143 @@ pub fn write_nack(
     Some(len)
 }
 
+/// Builds transport-wide CC feedback (draft-holmer-rmcat-transport-wide-cc-extensions-01 §3.1).
+///
+/// `arrivals[i]` is the arrival time in microseconds of transport sequence number
+/// `base_seq + i`, or `None` if it was not received; the first entry must be received. Times
+/// are quantised to 250 µs ticks, the reference time to 64 ms. Returns the packet length and
+/// how many entries it covers: fewer than `arrivals.len()` when `out` fills up or a gap
+/// between arrivals exceeds the 16-bit delta range (send the rest in another packet starting
+/// there). `None` if `out` cannot hold even one entry or `arrivals` starts with a loss.
+pub fn write_transport_cc(
+    out: &mut [u8],
+    sender_ssrc: u32,
+    media_ssrc: u32,
+    base_seq: u16,
+    fb_count: u8,
+    arrivals: &[Option<i64>],
+) -> Option<(usize, usize)> {
+    let first = (*arrivals.first()?)?;
+    let ref_time = first.div_euclid(64_000);
+    const FIXED: usize = 20; // header 4 + ssrcs 8 + base/count 4 + ref/fb 4
+    // Pass 1: how many entries fit (status chunks at worst 2 bytes per symbol-run of 1, deltas
+    // up to 2 bytes), and the tick of each.
+    let max = arrivals.len().min(0xffff);
+    let mut ticks_prev = ref_time * 256;
+    let mut covered = 0usize;
+    let mut delta_bytes = 0usize;
+    let budget = out.len().checked_sub(FIXED + 4)?; // room for padding
+    for a in &arrivals[..max] {
+        let add = match a {
+            Some(t) => {
+                let tick = t.div_euclid(250);
+                let d = tick - ticks_prev;
+                if !(i64::from(i16::MIN)..=i64::from(i16::MAX)).contains(&d) {
+                    break;
+                }
+                ticks_prev = tick;
+                if (0..=255).contains(&d) { 1 } else { 2 }
+            }
+            None => 0,
+        };
+        // Conservative chunk cost: a 2-byte chunk per 7 symbols, rounded up.
+        let chunk_bytes = (covered + 1).div_ceil(7) * 2;
+        if chunk_bytes + delta_bytes + add > budget {
+            break;
+        }
+        delta_bytes += add;
+        covered += 1;
+    }
+    if covered == 0 {
+        return None;
+    }
+    let entries = &arrivals[..covered];
+    let status = |i: usize, prev: &mut i64| -> (u8, i64) {
+        match entries[i] {
+            Some(t) => {
+                let tick = t.div_euclid(250);
+                let d = tick - *prev;
+                *prev = tick;
+                (if (0..=255).contains(&d) { 1 } else { 2 }, d)
+            }
+            None => (0, 0),
+        }
+    };
+    // Pass 2: statuses into a small stack buffer per chunk, chunks then deltas.
+    out[4..8].copy_from_slice(&sender_ssrc.to_be_bytes());
+    out[8..12].copy_from_slice(&media_ssrc.to_be_bytes());
+    out[12..14].copy_from_slice(&base_seq.to_be_bytes());
+    out[14..16].copy_from_slice(&(covered as u16).to_be_bytes());
+    let rt = (ref_time as u32 & 0x00ff_ffff) << 8 | u32::from(fb_count);
+    out[16..20].copy_from_slice(&rt.to_be_bytes());
+    let mut pos = FIXED;
+    let mut prev = ref_time * 256;
+    let mut statuses = [0u8; 7];
+    let mut i = 0;
+    // Chunks: run-length when at least 7 equal statuses follow, else a 2-bit vector of 7.
+    let mut scan_prev = prev;
+    while i < covered {
+        let (s0, _) = status(i, &mut scan_prev);
+        let mut run = 1;
+        let mut p2 = scan_prev;
+        while i + run < covered && run < 0x1fff {
+            let mut p3 = p2;
+            let (s, _) = status(i + run, &mut p3);
+            if s != s0 {
+                break;
+            }
+            p2 = p3;
+            run += 1;
+        }
+        if run >= 7 {
+            let c = (u16::from(s0) << 13) | run as u16;
+            out[pos..pos + 2].copy_from_slice(&c.to_be_bytes());
+            scan_prev = p2;
+            i += run;
+        } else {
+            let n = (covered - i).min(7);
+            statuses[0] = s0;
+            let mut p = scan_prev;
+            for (k, st) in statuses.iter_mut().enumerate().take(n).skip(1) {
+                *st = status(i + k, &mut p).0;
+            }
+            scan_prev = p;
+            let mut c = 0xc000u16;
+            for (k, &st) in statuses.iter().enumerate().take(n) {
+                c |= u16::from(st) << (12 - 2 * k);
+            }
+            out[pos..pos + 2].copy_from_slice(&c.to_be_bytes());
+            i += n;
+        }
+        pos += 2;
+    }
+    for k in 0..covered {
+        match status(k, &mut prev) {
+            (1, d) => {
+                out[pos] = d as u8;
+                pos += 1;
+            }
+            (2, d) => {
+                out[pos..pos + 2].copy_from_slice(&(d as i16).to_be_bytes());
+                pos += 2;
+            }
+            _ => {}
+        }
+    }
+    // Pad to a 32-bit boundary the RFC 3550 way: P bit, count in the last byte.
+    let pad = (4 - pos % 4) % 4;
+    if pad > 0 {
+        out[pos..pos + pad].fill(0);
+        out[pos + pad - 1] = pad as u8;
+        pos += pad;
+    }
+    header(out, 15, PT_RTPFB, pos);
+    if pad > 0 {
+        out[0] |= 0x20;
+    }
+    Some((pos, covered))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -948,6 +1085,45 @@ mod tests {
             parse_compound(&short).next(),
             Some(Err(RtcpError::BadTransportCc))
         ));
+    }
+
+    #[test]
+    fn transport_cc_builder_round_trips() {
+        // Mixed: runs of received, a loss burst, a late packet (negative delta), a big gap.
+        let mut arrivals = vec![];
+        let mut t = 1_000_000i64;
+        for i in 0..40 {
+            arrivals.push(if (10..20).contains(&i) { None } else { Some(t) });
+            t += if i == 25 { 70_000 } else { 1_250 };
+        }
+        arrivals[30] = Some(arrivals[29].unwrap() - 500);
+        let mut buf = [0u8; 1200];
+        let (n, covered) = write_transport_cc(&mut buf, 1, 2, 65530, 9, &arrivals).unwrap();
+        assert_eq!(covered, 40);
+        assert_eq!(n % 4, 0);
+        let Some(Ok(RtcpPacket::TransportCc(fb))) = parse_compound(&buf[..n]).next() else {
+            panic!("feedback does not parse");
+        };
+        assert_eq!((fb.base_seq, fb.status_count, fb.fb_count), (65530, 40, 9));
+        let mut tick = i64::from(fb.reference_time) * 256;
+        let mut i = 0;
+        fb.for_each(|e| {
+            assert_eq!(e.seq, 65530u16.wrapping_add(i as u16));
+            match (arrivals[i], e.delta_ticks) {
+                (Some(a), Some(d)) => {
+                    tick += i64::from(d);
+                    assert_eq!(tick, a.div_euclid(250), "entry {i}");
+                }
+                (None, None) => {}
+                other => panic!("entry {i}: {other:?}"),
+            }
+            i += 1;
+        });
+        assert_eq!(i, 40);
+        // A small buffer covers a prefix; a leading loss is refused.
+        let (n, covered) = write_transport_cc(&mut buf[..40], 1, 2, 0, 0, &arrivals).unwrap();
+        assert!(covered < 40 && n <= 40);
+        assert!(write_transport_cc(&mut buf, 1, 2, 0, 0, &[None, Some(5)]).is_none());
     }
 
     #[test]
