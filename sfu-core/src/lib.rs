@@ -16,7 +16,12 @@
 
 pub mod av1dd;
 pub mod codec;
+pub mod engine;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod ids;
 pub mod rtcp;
 pub mod rtp;
+
+pub use engine::{Engine, EngineConfig, Event, Input, Transmit};
+pub use ids::{ParticipantId, RoomId, Ssrc, SubscriptionId, TrackId};
