@@ -240,6 +240,12 @@ pub struct Engine {
     next_nack: Instant,
     next_speaker: Instant,
     ssrc_seed: u32,
+    /// Reused id lists, so timers allocate nothing once warmed up.
+    scratch_subs: Vec<SubscriptionId>,
+    scratch_parts: Vec<ParticipantId>,
+    scratch_nack: Vec<(TrackId, u8)>,
+    scratch_rooms: Vec<RoomId>,
+    scratch_tracks: Vec<TrackId>,
 }
 
 fn twcc_seq(p: &RtpPacket<'_>, ids: &ExtensionIds) -> Option<u16> {
@@ -276,6 +282,11 @@ impl Engine {
             next_nack: now + config.nack_interval,
             next_speaker: now + config.speaker_interval,
             ssrc_seed: seed | 1,
+            scratch_subs: Vec::new(),
+            scratch_parts: Vec::new(),
+            scratch_nack: Vec::new(),
+            scratch_rooms: Vec::new(),
+            scratch_tracks: Vec::new(),
             config,
         }
     }
@@ -1117,10 +1128,13 @@ impl Engine {
         if now >= self.next_feedback {
             self.next_feedback = now + self.config.feedback_interval;
             self.send_feedback(now);
-            let waiting: Vec<SubscriptionId> = self.want_keyframe.iter().copied().collect();
-            for sub in waiting {
+            let mut waiting = std::mem::take(&mut self.scratch_subs);
+            waiting.clear();
+            waiting.extend(self.want_keyframe.iter().copied());
+            for &sub in &waiting {
                 self.request_keyframe_for(now, sub);
             }
+            self.scratch_subs = waiting;
         }
         if now >= self.next_report {
             self.next_report = now + self.config.report_interval;
@@ -1133,8 +1147,10 @@ impl Engine {
     }
 
     fn send_nacks(&mut self, now: Instant) {
-        let pending: Vec<(TrackId, u8)> = self.nack_pending.iter().copied().collect();
-        for (track, enc) in pending {
+        let mut pending = std::mem::take(&mut self.scratch_nack);
+        pending.clear();
+        pending.extend(self.nack_pending.iter().copied());
+        for &(track, enc) in &pending {
             let Some(t) = self.tracks.get_mut(&track) else {
                 continue;
             };
@@ -1169,11 +1185,14 @@ impl Engine {
                 self.drop(DropReason::QueueFull);
             }
         }
+        self.scratch_nack = pending;
     }
 
     fn send_feedback(&mut self, now: Instant) {
-        let ids: Vec<ParticipantId> = self.participants.keys().copied().collect();
-        for pid in ids {
+        let mut ids = std::mem::take(&mut self.scratch_parts);
+        ids.clear();
+        ids.extend(self.participants.keys().copied());
+        for &pid in &ids {
             let Some(p) = self.participants.get_mut(&pid) else {
                 continue;
             };
@@ -1241,14 +1260,17 @@ impl Engine {
                 }
             }
         }
+        self.scratch_parts = ids;
         let _ = now;
     }
 
     fn send_reports(&mut self, now: Instant) {
         let ntp = self.ntp(now);
         // Sender reports for every outgoing stream that has sent something.
-        let subs: Vec<SubscriptionId> = self.subscriptions.keys().copied().collect();
-        for sub in subs {
+        let mut subs = std::mem::take(&mut self.scratch_subs);
+        subs.clear();
+        subs.extend(self.subscriptions.keys().copied());
+        for &sub in &subs {
             let Some(s) = self.subscriptions.get(&sub) else {
                 continue;
             };
@@ -1279,17 +1301,22 @@ impl Engine {
             }
         }
         // Receiver reports toward every publisher, up to 31 blocks per packet.
-        let pids: Vec<ParticipantId> = self.participants.keys().copied().collect();
-        for pid in pids {
+        self.scratch_subs = subs;
+        let mut pids = std::mem::take(&mut self.scratch_parts);
+        pids.clear();
+        pids.extend(self.participants.keys().copied());
+        let mut tracks = std::mem::take(&mut self.scratch_tracks);
+        for &pid in &pids {
             let Some(p) = self.participants.get(&pid) else {
                 continue;
             };
             let sender = p.rtcp_ssrc;
-            let tracks = p.tracks.clone();
+            tracks.clear();
+            tracks.extend(p.tracks.iter().copied());
             let mut blocks = [rtcp::ReportBlock::default(); 31];
             let mut n = 0;
-            for t in tracks {
-                let Some(tr) = self.tracks.get_mut(&t) else {
+            for t in &tracks {
+                let Some(tr) = self.tracks.get_mut(t) else {
                     continue;
                 };
                 for e in tr.encodings.iter_mut() {
@@ -1316,11 +1343,15 @@ impl Engine {
                 }
             }
         }
+        self.scratch_parts = pids;
+        self.scratch_tracks = tracks;
     }
 
     fn update_speakers(&mut self) {
-        let rooms: Vec<RoomId> = self.rooms.keys().copied().collect();
-        for rid in rooms {
+        let mut rooms = std::mem::take(&mut self.scratch_rooms);
+        rooms.clear();
+        rooms.extend(self.rooms.keys().copied());
+        for &rid in &rooms {
             let Some(room) = self.rooms.get(&rid) else {
                 continue;
             };
@@ -1379,6 +1410,7 @@ impl Engine {
                 });
             }
         }
+        self.scratch_rooms = rooms;
     }
 
     // ----- Drain -----
