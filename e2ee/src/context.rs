@@ -268,10 +268,20 @@ impl Context {
     }
 
     /// Length of the header the next seal under `kid` writes (1-17 bytes).
-    pub fn header_len(&mut self, kid: KeyId) -> Result<usize, Error> {
-        let k = self.send_key(kid)?;
-        let ctr = k.next.ok_or(Error::CounterExhausted(kid))?;
-        Ok(Header::new(kid, Counter(ctr)).encoded_len())
+    pub fn header_len(&self, kid: KeyId) -> Result<usize, Error> {
+        match self.keys.get(&kid) {
+            Some(Slot::Send(k)) => {
+                let ctr = k.next.ok_or(Error::CounterExhausted(kid))?;
+                Ok(Header::new(kid, Counter(ctr)).encoded_len())
+            }
+            Some(Slot::Recv(_)) => Err(Error::WrongKeyDirection {
+                kid,
+                installed: "receive",
+                wanted: "send",
+                operation: "seal",
+            }),
+            None => Err(Error::NoSendKey(kid)),
+        }
     }
 
     /// Seals `payload` in place under `kid`.
