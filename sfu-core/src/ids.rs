@@ -18,22 +18,22 @@ macro_rules! id_type {
 
 id_type!(
     /// A room: participants in one call.
-    RoomId(u32),
+    RoomId(u64),
     "room {}"
 );
 id_type!(
     /// A participant, and the transport (one BUNDLE connection) it sends and receives on.
-    ParticipantId(u32),
+    ParticipantId(u64),
     "participant {}"
 );
 id_type!(
     /// A published track (one camera, one microphone, one screen share).
-    TrackId(u32),
+    TrackId(u64),
     "track {}"
 );
 id_type!(
     /// One subscriber's subscription to one track.
-    SubscriptionId(u32),
+    SubscriptionId(u64),
     "subscription {}"
 );
 id_type!(

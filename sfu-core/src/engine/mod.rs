@@ -2,6 +2,7 @@
 
 mod forward;
 mod recv;
+mod slab;
 mod store;
 mod types;
 
@@ -21,7 +22,8 @@ use crate::rtcp::{self, RtcpPacket, SenderInfo};
 use crate::rtp::{RTP_HEADER_LEN, RtpPacket};
 use forward::{Forwarder, PacketInfo, Verdict, Vp8Ids};
 use recv::{RecvStream, SrInfo};
-use store::{PacketStore, Rewrite, SendHistory, Sent, SlotRef};
+use slab::Slab;
+use store::{PacketStore, Rewrite, SendHistory, Sent, SlotMeta, SlotRef};
 
 /// Largest RTCP datagram the engine builds.
 const MAX_RTCP: usize = 1200;
@@ -221,11 +223,10 @@ pub struct Engine {
     config: EngineConfig,
     epoch: Instant,
     epoch_ntp: u64,
-    next_id: u32,
-    rooms: BTreeMap<RoomId, Room>,
-    participants: BTreeMap<ParticipantId, Participant>,
-    tracks: BTreeMap<TrackId, Track>,
-    subscriptions: BTreeMap<SubscriptionId, Subscription>,
+    rooms: Slab<Room>,
+    participants: Slab<Participant>,
+    tracks: Slab<Track>,
+    subscriptions: Slab<Subscription>,
     store: PacketStore,
     transmit: VecDeque<Out>,
     rtcp: RtcpQueue,
@@ -265,11 +266,10 @@ impl Engine {
         Self {
             epoch: now,
             epoch_ntp: ntp_now,
-            next_id: 1,
-            rooms: BTreeMap::new(),
-            participants: BTreeMap::new(),
-            tracks: BTreeMap::new(),
-            subscriptions: BTreeMap::new(),
+            rooms: Slab::new(),
+            participants: Slab::new(),
+            tracks: Slab::new(),
+            subscriptions: Slab::new(),
             store,
             transmit,
             rtcp,
@@ -289,11 +289,6 @@ impl Engine {
             scratch_tracks: Vec::new(),
             config,
         }
-    }
-
-    fn id(&mut self) -> u32 {
-        self.next_id += 1;
-        self.next_id
     }
 
     fn random_ssrc(&mut self) -> u32 {
@@ -334,8 +329,8 @@ impl Engine {
 
     /// Creates an empty room.
     pub fn create_room(&mut self) -> RoomId {
-        let id = RoomId(self.id());
-        self.rooms.insert(id, Room::default());
+        let id = RoomId(self.rooms.next_key());
+        self.rooms.insert(Room::default());
         id
     }
 
@@ -345,28 +340,25 @@ impl Engine {
         room: RoomId,
         config: ParticipantConfig,
     ) -> Result<ParticipantId, Error> {
-        if !self.rooms.contains_key(&room) {
+        if !self.rooms.contains(room.0) {
             return Err(Error::UnknownRoom(room));
         }
-        let id = ParticipantId(self.id());
+        let id = ParticipantId(self.participants.next_key());
         let rtcp_ssrc = self.random_ssrc();
-        self.participants.insert(
-            id,
-            Participant {
-                room,
-                config,
-                ssrcs: BTreeMap::new(),
-                tracks: Vec::new(),
-                subscriptions: Vec::new(),
-                rtcp_ssrc,
-                twcc_out: 0,
-                twcc_in: TwccRecorder::new(),
-                rtt: None,
-                fb_count: 0,
-                bytes_in_interval: 0,
-            },
-        );
-        if let Some(r) = self.rooms.get_mut(&room) {
+        self.participants.insert(Participant {
+            room,
+            config,
+            ssrcs: BTreeMap::new(),
+            tracks: Vec::new(),
+            subscriptions: Vec::new(),
+            rtcp_ssrc,
+            twcc_out: 0,
+            twcc_in: TwccRecorder::new(),
+            rtt: None,
+            fb_count: 0,
+            bytes_in_interval: 0,
+        });
+        if let Some(r) = self.rooms.get_mut(room.0) {
             r.participants.push(id);
         }
         Ok(id)
@@ -395,7 +387,7 @@ impl Engine {
         }
         let p = self
             .participants
-            .get(&participant)
+            .get(participant.0)
             .ok_or(Error::UnknownParticipant(participant))?;
         for e in &config.encodings {
             for s in [e.ssrc, e.rtx_ssrc].into_iter().flatten() {
@@ -405,7 +397,7 @@ impl Engine {
             }
         }
         let room = p.room;
-        let id = TrackId(self.id());
+        let id = TrackId(self.tracks.next_key());
         let encodings = config
             .encodings
             .iter()
@@ -422,7 +414,7 @@ impl Engine {
             .collect::<Vec<_>>();
         let p = self
             .participants
-            .get_mut(&participant)
+            .get_mut(participant.0)
             .ok_or(Error::UnknownParticipant(participant))?;
         for (i, e) in encodings.iter().enumerate() {
             let i = i as u8;
@@ -448,17 +440,14 @@ impl Engine {
             }
         }
         p.tracks.push(id);
-        self.tracks.insert(
-            id,
-            Track {
-                owner: participant,
-                room,
-                config,
-                encodings,
-                subscriptions: Vec::new(),
-                loudness: (0, 0),
-            },
-        );
+        self.tracks.insert(Track {
+            owner: participant,
+            room,
+            config,
+            encodings,
+            subscriptions: Vec::new(),
+            loudness: (0, 0),
+        });
         Ok(id)
     }
 
@@ -470,10 +459,10 @@ impl Engine {
         track: TrackId,
         config: SubscriptionConfig,
     ) -> Result<SubscriptionId, Error> {
-        let t = self.tracks.get(&track).ok_or(Error::UnknownTrack(track))?;
+        let t = self.tracks.get(track.0).ok_or(Error::UnknownTrack(track))?;
         let p = self
             .participants
-            .get(&subscriber)
+            .get(subscriber.0)
             .ok_or(Error::UnknownParticipant(subscriber))?;
         if p.room != t.room {
             return Err(Error::DifferentRoom);
@@ -485,7 +474,7 @@ impl Engine {
         }
         let codec = t.config.codec;
         let layers = t.encodings.len() as u8;
-        let id = SubscriptionId(self.id());
+        let id = SubscriptionId(self.subscriptions.next_key());
         let mut forwarder = Forwarder::new(codec.clock_rate(), codec.is_audio());
         forwarder.set_preference(config.preference, layers - 1);
         let sub = Subscription {
@@ -502,11 +491,11 @@ impl Engine {
             last_out: None,
             octets: 0,
         };
-        self.subscriptions.insert(id, sub);
-        if let Some(t) = self.tracks.get_mut(&track) {
+        self.subscriptions.insert(sub);
+        if let Some(t) = self.tracks.get_mut(track.0) {
             t.subscriptions.push(id);
         }
-        if let Some(p) = self.participants.get_mut(&subscriber) {
+        if let Some(p) = self.participants.get_mut(subscriber.0) {
             p.subscriptions.push(id);
         }
         if !codec.is_audio() {
@@ -525,7 +514,7 @@ impl Engine {
     ) -> Result<(), Error> {
         let s = self
             .subscriptions
-            .get_mut(&sub)
+            .get_mut(sub.0)
             .ok_or(Error::UnknownSubscription(sub))?;
         s.preference = pref;
         self.apply_layers(now, sub);
@@ -543,7 +532,7 @@ impl Engine {
     ) -> Result<(), Error> {
         let s = self
             .subscriptions
-            .get_mut(&sub)
+            .get_mut(sub.0)
             .ok_or(Error::UnknownSubscription(sub))?;
         s.allocation = spatial;
         self.apply_layers(now, sub);
@@ -551,12 +540,12 @@ impl Engine {
     }
 
     fn apply_layers(&mut self, now: Instant, sub: SubscriptionId) {
-        let Some(s) = self.subscriptions.get_mut(&sub) else {
+        let Some(s) = self.subscriptions.get_mut(sub.0) else {
             return;
         };
         let layers = self
             .tracks
-            .get(&s.track)
+            .get(s.track.0)
             .map_or(1, |t| t.encodings.len() as u8);
         let mut pref = s.preference;
         if let Some(a) = s.allocation {
@@ -575,12 +564,12 @@ impl Engine {
     pub fn unsubscribe(&mut self, sub: SubscriptionId) -> Result<(), Error> {
         let s = self
             .subscriptions
-            .remove(&sub)
+            .remove(sub.0)
             .ok_or(Error::UnknownSubscription(sub))?;
-        if let Some(t) = self.tracks.get_mut(&s.track) {
+        if let Some(t) = self.tracks.get_mut(s.track.0) {
             t.subscriptions.retain(|x| *x != sub);
         }
-        if let Some(p) = self.participants.get_mut(&s.subscriber) {
+        if let Some(p) = self.participants.get_mut(s.subscriber.0) {
             p.subscriptions.retain(|x| *x != sub);
         }
         self.want_keyframe.remove(&sub);
@@ -591,12 +580,12 @@ impl Engine {
     pub fn unpublish(&mut self, track: TrackId) -> Result<(), Error> {
         let t = self
             .tracks
-            .remove(&track)
+            .remove(track.0)
             .ok_or(Error::UnknownTrack(track))?;
         for sub in t.subscriptions {
             let _ = self.unsubscribe_inner(sub);
         }
-        if let Some(p) = self.participants.get_mut(&t.owner) {
+        if let Some(p) = self.participants.get_mut(t.owner.0) {
             p.ssrcs.retain(|_, r| r.track != track);
             p.tracks.retain(|x| *x != track);
         }
@@ -605,8 +594,8 @@ impl Engine {
     }
 
     fn unsubscribe_inner(&mut self, sub: SubscriptionId) -> Option<()> {
-        let s = self.subscriptions.remove(&sub)?;
-        if let Some(p) = self.participants.get_mut(&s.subscriber) {
+        let s = self.subscriptions.remove(sub.0)?;
+        if let Some(p) = self.participants.get_mut(s.subscriber.0) {
             p.subscriptions.retain(|x| *x != sub);
         }
         self.want_keyframe.remove(&sub);
@@ -617,7 +606,7 @@ impl Engine {
     pub fn remove_participant(&mut self, participant: ParticipantId) -> Result<(), Error> {
         let p = self
             .participants
-            .get(&participant)
+            .get(participant.0)
             .ok_or(Error::UnknownParticipant(participant))?;
         let (tracks, subs, room) = (p.tracks.clone(), p.subscriptions.clone(), p.room);
         for t in tracks {
@@ -626,8 +615,8 @@ impl Engine {
         for s in subs {
             let _ = self.unsubscribe(s);
         }
-        self.participants.remove(&participant);
-        if let Some(r) = self.rooms.get_mut(&room) {
+        self.participants.remove(participant.0);
+        if let Some(r) = self.rooms.get_mut(room.0) {
             r.participants.retain(|x| *x != participant);
             if r.speaker == Some(participant) {
                 r.speaker = None;
@@ -646,7 +635,7 @@ impl Engine {
 
     /// One subscription's statistics.
     pub fn subscription_stats(&self, sub: SubscriptionId) -> Option<SubscriptionStats> {
-        self.subscriptions.get(&sub).map(|s| {
+        self.subscriptions.get(sub.0).map(|s| {
             let mut st = s.stats;
             st.spatial = s.forwarder.current;
             st
@@ -655,7 +644,7 @@ impl Engine {
 
     /// The track a subscription receives.
     pub fn subscription_track(&self, sub: SubscriptionId) -> Option<TrackId> {
-        self.subscriptions.get(&sub).map(|s| s.track)
+        self.subscriptions.get(sub.0).map(|s| s.track)
     }
 
     // ----- Input -----
@@ -664,7 +653,7 @@ impl Engine {
     pub fn handle_input(&mut self, now: Instant, input: Input<'_>) {
         match input {
             Input::Datagram { from, contents } => {
-                if !self.participants.contains_key(&from) {
+                if !self.participants.contains(from.0) {
                     self.drop(DropReason::UnknownParticipant);
                 } else if crate::rtp::is_rtcp(contents) {
                     self.stats.rtcp_in += 1;
@@ -685,7 +674,7 @@ impl Engine {
         self.stats.rtp_in += 1;
         self.stats.rtp_bytes_in += contents.len() as u64;
         let at_us = self.micros(now);
-        let Some(p) = self.participants.get_mut(&from) else {
+        let Some(p) = self.participants.get_mut(from.0) else {
             return;
         };
         p.bytes_in_interval += contents.len() as u64;
@@ -720,7 +709,7 @@ impl Engine {
             buf[..off].copy_from_slice(&contents[..off]);
             buf[0] &= !0x20; // padding removed
             buf[off..len].copy_from_slice(&payload[2..]);
-            let Some(t) = self.tracks.get(&src.track) else {
+            let Some(t) = self.tracks.get(src.track.0) else {
                 return;
             };
             let Some(ssrc) = t.encodings[usize::from(src.encoding)].ssrc else {
@@ -753,9 +742,9 @@ impl Engine {
             (None, Some(r)) => (Rid::from_bytes(r)?, true),
             _ => return None,
         };
-        let p = self.participants.get(&from)?;
+        let p = self.participants.get(from.0)?;
         let (track, encoding) = p.tracks.iter().find_map(|t| {
-            let tr = self.tracks.get(t)?;
+            let tr = self.tracks.get(t.0)?;
             if tr.config.payload_type != pkt.payload_type() && !rtx {
                 return None;
             }
@@ -764,7 +753,7 @@ impl Engine {
                 .position(|e| e.config.rid == Some(rid))
                 .map(|i| (*t, i as u8))
         })?;
-        let enc = &mut self.tracks.get_mut(&track)?.encodings[usize::from(encoding)];
+        let enc = &mut self.tracks.get_mut(track.0)?.encodings[usize::from(encoding)];
         if rtx {
             enc.rtx_ssrc = Some(pkt.ssrc());
         } else {
@@ -776,7 +765,7 @@ impl Engine {
             rtx,
         };
         self.participants
-            .get_mut(&from)?
+            .get_mut(from.0)?
             .ssrcs
             .insert(pkt.ssrc(), r);
         Some(r)
@@ -784,18 +773,18 @@ impl Engine {
 
     fn handle_media(&mut self, now: Instant, src: SourceRef, pkt: &RtpPacket<'_>) {
         let initial_rtt = self.config.initial_rtt;
-        let Some(t) = self.tracks.get_mut(&src.track) else {
+        let Some(t) = self.tracks.get_mut(src.track.0) else {
             return;
         };
         let rtt = self
             .participants
-            .get(&t.owner)
+            .get(t.owner.0)
             .and_then(|p| p.rtt)
             .unwrap_or(initial_rtt);
         let codec = t.config.codec;
         let owner_ids = self
             .participants
-            .get(&t.owner)
+            .get(t.owner.0)
             .map(|p| p.config.extensions)
             .unwrap_or_default();
         let enc = &mut t.encodings[usize::from(src.encoding)];
@@ -880,13 +869,25 @@ impl Engine {
             t.loudness.0 += loud;
             t.loudness.1 += 1;
         }
-        let Some(slot) = self.store.insert(pkt.as_bytes()) else {
+        let offset_in = |v: &[u8]| (v.as_ptr() as usize - pkt.as_bytes().as_ptr() as usize) as u16;
+        let meta = SlotMeta {
+            payload: (pkt.payload_offset() as u16, payload.len() as u16),
+            audio_level: owner_ids
+                .audio_level
+                .and_then(|i| pkt.extension(i))
+                .and_then(|v| v.first().copied()),
+            dd: owner_ids
+                .dependency_descriptor
+                .and_then(|i| pkt.extension(i))
+                .map(|v| (offset_in(v), v.len() as u16)),
+        };
+        let Some(slot) = self.store.insert(pkt.as_bytes(), meta) else {
             self.stats.drops[DropReason::TooLarge.index()] += 1;
             return;
         };
         for i in 0..t.subscriptions.len() {
             let sub_id = t.subscriptions[i];
-            let Some(s) = self.subscriptions.get_mut(&sub_id) else {
+            let Some(s) = self.subscriptions.get_mut(sub_id.0) else {
                 continue;
             };
             match s.forwarder.on_packet(&info) {
@@ -937,12 +938,12 @@ impl Engine {
                 RtcpPacket::SenderReport(sr) => {
                     let Some(src) = self
                         .participants
-                        .get(&from)
+                        .get(from.0)
                         .and_then(|p| p.ssrcs.get(&sr.ssrc()).copied())
                     else {
                         continue;
                     };
-                    if let Some(t) = self.tracks.get_mut(&src.track) {
+                    if let Some(t) = self.tracks.get_mut(src.track.0) {
                         let rate = u64::from(t.config.codec.clock_rate());
                         let e = &mut t.encodings[usize::from(src.encoding)];
                         let ntp_ticks =
@@ -985,7 +986,7 @@ impl Engine {
                 RtcpPacket::Remb(r) => {
                     for ssrc in r.ssrcs() {
                         if let Some(sub) = self.sub_by_out_ssrc(from, ssrc)
-                            && let Some(s) = self.subscriptions.get_mut(&sub)
+                            && let Some(s) = self.subscriptions.get_mut(sub.0)
                         {
                             s.stats.remb_bps = Some(r.bitrate_bps);
                         }
@@ -997,9 +998,9 @@ impl Engine {
     }
 
     fn sub_by_out_ssrc(&self, from: ParticipantId, ssrc: u32) -> Option<SubscriptionId> {
-        let p = self.participants.get(&from)?;
+        let p = self.participants.get(from.0)?;
         p.subscriptions.iter().copied().find(|s| {
-            self.subscriptions.get(s).is_some_and(|x| {
+            self.subscriptions.get(s.0).is_some_and(|x| {
                 x.config.ssrc.0 == ssrc || x.config.rtx_ssrc.is_some_and(|r| r.0 == ssrc)
             })
         })
@@ -1016,25 +1017,25 @@ impl Engine {
                 .wrapping_sub(b.delay_since_last_sr);
             Duration::from_micros(u64::from(r) * 1_000_000 / 65_536)
         });
-        let Some(s) = self.subscriptions.get_mut(&sub) else {
+        let Some(s) = self.subscriptions.get_mut(sub.0) else {
             return;
         };
         let rate = self
             .tracks
-            .get(&s.track)
+            .get(s.track.0)
             .map_or(90_000, |t| t.config.codec.clock_rate());
         s.stats.fraction_lost = f32::from(b.fraction_lost) / 256.0;
         s.stats.jitter_ms = b.jitter as f32 * 1000.0 / rate as f32;
         if let Some(rtt) = rtt.filter(|r| *r < Duration::from_secs(10)) {
             s.stats.rtt = Some(rtt);
-            if let Some(p) = self.participants.get_mut(&from) {
+            if let Some(p) = self.participants.get_mut(from.0) {
                 p.rtt = Some(rtt);
             }
         }
     }
 
     fn retransmit(&mut self, sub: SubscriptionId, seq: u16) {
-        let Some(s) = self.subscriptions.get_mut(&sub) else {
+        let Some(s) = self.subscriptions.get_mut(sub.0) else {
             return;
         };
         let Some(sent) = s.history.lookup(seq) else {
@@ -1064,7 +1065,7 @@ impl Engine {
     /// Asks the publisher of a subscription's target layer for a keyframe, throttled per source
     /// and per subscriber to one per max(2 x RTT, 200 ms), at most 1 s apart.
     fn request_keyframe_for(&mut self, now: Instant, sub: SubscriptionId) {
-        let Some(s) = self.subscriptions.get(&sub) else {
+        let Some(s) = self.subscriptions.get(sub.0) else {
             return;
         };
         let spatial = if s.forwarder.wants_keyframe() {
@@ -1075,14 +1076,14 @@ impl Engine {
         let track = s.track;
         let sub_rtt = s.stats.rtt;
         let sub_last = s.last_keyframe_request;
-        let Some(t) = self.tracks.get(&track) else {
+        let Some(t) = self.tracks.get(track.0) else {
             return;
         };
         if t.config.codec.is_audio() {
             return;
         }
         let owner = t.owner;
-        let Some(p) = self.participants.get(&owner) else {
+        let Some(p) = self.participants.get(owner.0) else {
             return;
         };
         let rtt = p.rtt.or(sub_rtt).unwrap_or(self.config.initial_rtt);
@@ -1108,11 +1109,11 @@ impl Engine {
             return;
         }
         self.stats.keyframe_requests += 1;
-        if let Some(t) = self.tracks.get_mut(&track) {
+        if let Some(t) = self.tracks.get_mut(track.0) {
             let i = usize::from(spatial.min(t.encodings.len() as u8 - 1));
             t.encodings[i].last_keyframe_request = Some(now);
         }
-        if let Some(s) = self.subscriptions.get_mut(&sub) {
+        if let Some(s) = self.subscriptions.get_mut(sub.0) {
             s.last_keyframe_request = Some(now);
         }
         self.event(Event::KeyframeRequested { track, spatial });
@@ -1151,13 +1152,13 @@ impl Engine {
         pending.clear();
         pending.extend(self.nack_pending.iter().copied());
         for &(track, enc) in &pending {
-            let Some(t) = self.tracks.get_mut(&track) else {
+            let Some(t) = self.tracks.get_mut(track.0) else {
                 continue;
             };
             let owner = t.owner;
             let rtt = self
                 .participants
-                .get(&owner)
+                .get(owner.0)
                 .and_then(|p| p.rtt)
                 .unwrap_or(self.config.initial_rtt);
             let e = &mut t.encodings[usize::from(enc)];
@@ -1172,7 +1173,7 @@ impl Engine {
             if n == 0 {
                 continue;
             }
-            let Some(sender) = self.participants.get(&owner).map(|p| p.rtcp_ssrc) else {
+            let Some(sender) = self.participants.get(owner.0).map(|p| p.rtcp_ssrc) else {
                 continue;
             };
             if self
@@ -1191,9 +1192,9 @@ impl Engine {
     fn send_feedback(&mut self, now: Instant) {
         let mut ids = std::mem::take(&mut self.scratch_parts);
         ids.clear();
-        ids.extend(self.participants.keys().copied());
+        ids.extend(self.participants.keys().map(ParticipantId));
         for &pid in &ids {
-            let Some(p) = self.participants.get_mut(&pid) else {
+            let Some(p) = self.participants.get_mut(pid.0) else {
                 continue;
             };
             if p.config.extensions.transport_cc.is_some() {
@@ -1269,15 +1270,15 @@ impl Engine {
         // Sender reports for every outgoing stream that has sent something.
         let mut subs = std::mem::take(&mut self.scratch_subs);
         subs.clear();
-        subs.extend(self.subscriptions.keys().copied());
+        subs.extend(self.subscriptions.keys().map(SubscriptionId));
         for &sub in &subs {
-            let Some(s) = self.subscriptions.get(&sub) else {
+            let Some(s) = self.subscriptions.get(sub.0) else {
                 continue;
             };
             let Some((ts, at)) = s.last_out else { continue };
             let rate = self
                 .tracks
-                .get(&s.track)
+                .get(s.track.0)
                 .map_or(90_000, |t| t.config.codec.clock_rate());
             let elapsed = now.saturating_duration_since(at);
             let rtp_time =
@@ -1304,10 +1305,10 @@ impl Engine {
         self.scratch_subs = subs;
         let mut pids = std::mem::take(&mut self.scratch_parts);
         pids.clear();
-        pids.extend(self.participants.keys().copied());
+        pids.extend(self.participants.keys().map(ParticipantId));
         let mut tracks = std::mem::take(&mut self.scratch_tracks);
         for &pid in &pids {
-            let Some(p) = self.participants.get(&pid) else {
+            let Some(p) = self.participants.get(pid.0) else {
                 continue;
             };
             let sender = p.rtcp_ssrc;
@@ -1316,7 +1317,7 @@ impl Engine {
             let mut blocks = [rtcp::ReportBlock::default(); 31];
             let mut n = 0;
             for t in &tracks {
-                let Some(tr) = self.tracks.get_mut(t) else {
+                let Some(tr) = self.tracks.get_mut(t.0) else {
                     continue;
                 };
                 for e in tr.encodings.iter_mut() {
@@ -1350,18 +1351,18 @@ impl Engine {
     fn update_speakers(&mut self) {
         let mut rooms = std::mem::take(&mut self.scratch_rooms);
         rooms.clear();
-        rooms.extend(self.rooms.keys().copied());
+        rooms.extend(self.rooms.keys().map(RoomId));
         for &rid in &rooms {
-            let Some(room) = self.rooms.get(&rid) else {
+            let Some(room) = self.rooms.get(rid.0) else {
                 continue;
             };
             let mut loudest: Option<(ParticipantId, u32)> = None;
             for pid in &room.participants {
-                let Some(p) = self.participants.get(pid) else {
+                let Some(p) = self.participants.get(pid.0) else {
                     continue;
                 };
                 for t in &p.tracks {
-                    let Some(tr) = self.tracks.get(t) else {
+                    let Some(tr) = self.tracks.get(t.0) else {
                         continue;
                     };
                     let (sum, n) = tr.loudness;
@@ -1376,15 +1377,15 @@ impl Engine {
                 }
             }
             for pid in &room.participants {
-                if let Some(p) = self.participants.get(pid) {
+                if let Some(p) = self.participants.get(pid.0) {
                     for t in &p.tracks {
-                        if let Some(tr) = self.tracks.get_mut(t) {
+                        if let Some(tr) = self.tracks.get_mut(t.0) {
                             tr.loudness = (0, 0);
                         }
                     }
                 }
             }
-            let Some(room) = self.rooms.get_mut(&rid) else {
+            let Some(room) = self.rooms.get_mut(rid.0) else {
                 continue;
             };
             let Some((who, _)) = loudest else {
@@ -1467,12 +1468,9 @@ impl Engine {
     /// number, timestamp and payload type, the extensions the subscriber negotiated (with its
     /// IDs and a transport-wide sequence number of its own transport), then the payload.
     fn write_media(&mut self, now: Instant, out: &Out, buf: &mut [u8]) -> Option<usize> {
-        let s = self.subscriptions.get_mut(&out.subscription)?;
-        let src = self.store.get(out.slot)?;
-        let pkt = RtpPacket::parse(src).ok()?;
-        let t = self.tracks.get(&s.track)?;
-        let pub_ids = self.participants.get(&t.owner)?.config.extensions;
-        let sub_p = self.participants.get_mut(&s.subscriber)?;
+        let s = self.subscriptions.get_mut(out.subscription.0)?;
+        let (src, meta) = self.store.get(out.slot)?;
+        let sub_p = self.participants.get_mut(s.subscriber.0)?;
         let ids = sub_p.config.extensions;
         let (ssrc, pt, seq) = match out.rtx_osn {
             Some(_) => {
@@ -1485,8 +1483,10 @@ impl Engine {
         let mut ext = [0u8; 300];
         let mut el = 0;
         let mut two_byte = false;
-        let audio = pub_ids.audio_level.and_then(|i| pkt.extension(i));
-        let dd = pub_ids.dependency_descriptor.and_then(|i| pkt.extension(i));
+        let audio = meta.audio_level;
+        let dd = meta
+            .dd
+            .map(|(o, l)| &src[usize::from(o)..usize::from(o) + usize::from(l)]);
         if dd.is_some_and(|d| d.len() > 16) {
             two_byte = true;
         }
@@ -1516,7 +1516,7 @@ impl Engine {
             put(id, &v.to_be_bytes()[1..]);
         }
         if let (Some(id), Some(v)) = (ids.audio_level, audio) {
-            put(id, v);
+            put(id, &[v]);
         }
         if let (Some(id), Some(v)) = (ids.dependency_descriptor, dd) {
             put(id, v);
@@ -1526,7 +1526,8 @@ impl Engine {
         } else {
             4 + el.next_multiple_of(4)
         };
-        let payload = pkt.payload();
+        let (po, pl) = (usize::from(meta.payload.0), usize::from(meta.payload.1));
+        let payload = &src[po..po + pl];
         let osn_len = if out.rtx_osn.is_some() { 2 } else { 0 };
         let total = RTP_HEADER_LEN + ext_len + osn_len + payload.len();
         if buf.len() < total {

@@ -12,10 +12,22 @@ pub(crate) struct SlotRef {
     pub(crate) generation: u32,
 }
 
+/// What was parsed from a stored packet, so sending a copy needs no second parse.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SlotMeta {
+    /// Payload offset and length (padding excluded).
+    pub(crate) payload: (u16, u16),
+    /// The RFC 6464 audio level byte, if the packet carried one.
+    pub(crate) audio_level: Option<u8>,
+    /// Offset and length of the dependency descriptor value, if present.
+    pub(crate) dd: Option<(u16, u16)>,
+}
+
 #[derive(Debug)]
 pub(crate) struct PacketStore {
     data: Box<[u8]>,
     lens: Box<[u16]>,
+    meta: Box<[SlotMeta]>,
     generations: Box<[u32]>,
     next: usize,
 }
@@ -26,13 +38,14 @@ impl PacketStore {
         Self {
             data: vec![0; slots * MAX_PACKET].into_boxed_slice(),
             lens: vec![0; slots].into_boxed_slice(),
+            meta: vec![SlotMeta::default(); slots].into_boxed_slice(),
             generations: vec![0; slots].into_boxed_slice(),
             next: 0,
         }
     }
 
     /// Copies `packet` into the next slot (the oldest is overwritten). `None` if too large.
-    pub(crate) fn insert(&mut self, packet: &[u8]) -> Option<SlotRef> {
+    pub(crate) fn insert(&mut self, packet: &[u8], meta: SlotMeta) -> Option<SlotRef> {
         if packet.len() > MAX_PACKET {
             return None;
         }
@@ -40,6 +53,7 @@ impl PacketStore {
         self.next = (self.next + 1) % self.lens.len();
         self.generations[i] = self.generations[i].wrapping_add(1);
         self.lens[i] = packet.len() as u16;
+        self.meta[i] = meta;
         self.data[i * MAX_PACKET..i * MAX_PACKET + packet.len()].copy_from_slice(packet);
         Some(SlotRef {
             index: i as u32,
@@ -48,12 +62,13 @@ impl PacketStore {
     }
 
     /// The packet behind `r`, if its slot has not been reused since.
-    pub(crate) fn get(&self, r: SlotRef) -> Option<&[u8]> {
+    pub(crate) fn get(&self, r: SlotRef) -> Option<(&[u8], SlotMeta)> {
         let i = r.index as usize;
         if *self.generations.get(i)? != r.generation {
             return None;
         }
-        Some(&self.data[i * MAX_PACKET..i * MAX_PACKET + usize::from(self.lens[i])])
+        let data = &self.data[i * MAX_PACKET..i * MAX_PACKET + usize::from(self.lens[i])];
+        Some((data, self.meta[i]))
     }
 }
 
@@ -106,13 +121,14 @@ mod tests {
     #[test]
     fn stale_slots_are_detected() {
         let mut s = PacketStore::new(16);
-        let a = s.insert(b"first").unwrap();
-        assert_eq!(s.get(a), Some(&b"first"[..]));
+        let m = SlotMeta::default();
+        let a = s.insert(b"first", m).unwrap();
+        assert_eq!(s.get(a), Some((&b"first"[..], m)));
         for _ in 0..16 {
-            s.insert(b"x").unwrap();
+            s.insert(b"x", m).unwrap();
         }
         assert_eq!(s.get(a), None);
-        assert!(s.insert(&[0; MAX_PACKET + 1]).is_none());
+        assert!(s.insert(&[0; MAX_PACKET + 1], m).is_none());
     }
 
     #[test]
