@@ -74,7 +74,12 @@ impl<C: CtrBlockCipher, M: TagMac> CtrHmacKey<C, M> {
                 provider: "AES-CTR + HMAC (not a CTR suite)",
             });
         };
-        debug_assert_eq!(M::HASH, suite.hash(), "{}: HMAC hash is not the suite's", suite);
+        debug_assert_eq!(
+            M::HASH,
+            suite.hash(),
+            "{}: HMAC hash is not the suite's",
+            suite
+        );
         let (enc_key, auth_key) = key.split_at(nka);
         let aes = C::new_from_slice(enc_key).map_err(|_| Error::InvalidKeyLength {
             what: "AES-CTR key (the suite's Nka)",
@@ -102,13 +107,14 @@ impl<C: CtrBlockCipher, M: TagMac> CtrHmacKey<C, M> {
         // The callers checked `buf.len() <= CTR_MAX_PAYLOAD`, inside the bound `ctr` enforces;
         // should they ever disagree this is still an error, never a wrapped counter.
         let len = buf.len() as u64;
-        ctr.try_apply_keystream_partial(buf.into()).map_err(|_| Error::LengthOutOfRange {
-            what: "AES-CTR payload",
-            suite: self.suite.name(),
-            len,
-            min: 0,
-            max: CTR_MAX_PAYLOAD,
-        })
+        ctr.try_apply_keystream_partial(buf.into())
+            .map_err(|_| Error::LengthOutOfRange {
+                what: "AES-CTR payload",
+                suite: self.suite.name(),
+                len,
+                min: 0,
+                max: CTR_MAX_PAYLOAD,
+            })
     }
 }
 
@@ -217,7 +223,11 @@ mod tests {
         );
         assert!(matches!(
             k.open_in_place(&nonce, &[], &mut buf, &long_tag[..4]),
-            Err(Error::LengthOutOfRange { what: "tag to verify", len: 4, .. })
+            Err(Error::LengthOutOfRange {
+                what: "tag to verify",
+                len: 4,
+                ..
+            })
         ));
         assert_eq!(
             Key128::new(SUITE, &[0; 47]).unwrap_err(),
@@ -255,6 +265,9 @@ mod tests {
     fn debug_prints_no_key_bytes() {
         let s = format!("{:?}", key());
         assert!(s.contains("AES_128_CTR_HMAC_SHA256_80"), "{s}");
-        assert!(!s.contains("171") && !s.to_lowercase().contains("ab,"), "{s}");
+        assert!(
+            !s.contains("171") && !s.to_lowercase().contains("ab,"),
+            "{s}"
+        );
     }
 }

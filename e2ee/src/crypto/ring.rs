@@ -110,7 +110,9 @@ fn ring_hkdf(
     };
     // An empty salt is ring's zero-padded HMAC key, i.e. `Nh` zero bytes (RFC 5869).
     let prk = hkdf::Salt::new(alg, salt).extract(ikm);
-    let okm = prk.expand(info, OkmLen(out.len())).map_err(|_| too_long())?;
+    let okm = prk
+        .expand(info, OkmLen(out.len()))
+        .map_err(|_| too_long())?;
     okm.fill(out).map_err(|_| too_long())
 }
 
@@ -141,11 +143,12 @@ impl SuiteProvider for GcmSuite {
 
     fn aead_key(&self, key: &[u8]) -> Result<Box<dyn AeadKey>, Error> {
         check_aead_key_len(self.suite, key)?;
-        let unbound = aead::UnboundKey::new(self.aead, key).map_err(|_| Error::InvalidKeyLength {
-            what: "AES-GCM key (the suite's Nk)",
-            expected: self.suite.key_len(),
-            got: key.len(),
-        })?;
+        let unbound =
+            aead::UnboundKey::new(self.aead, key).map_err(|_| Error::InvalidKeyLength {
+                what: "AES-GCM key (the suite's Nk)",
+                expected: self.suite.key_len(),
+                got: key.len(),
+            })?;
         Ok(Box::new(GcmKey {
             suite: self.suite,
             key: aead::LessSafeKey::new(unbound),
