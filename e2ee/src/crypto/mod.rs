@@ -52,6 +52,9 @@ pub trait SuiteProvider: fmt::Debug + Send + Sync {
 /// underlying library allows it, and their `Debug` never prints key bytes.
 pub trait AeadKey: fmt::Debug + Send + Sync {
     /// Encrypts `in_out` in place and writes the tag (`Nt` bytes, `tag.len()`) to `tag`.
+    ///
+    /// A `tag` that is not `Nt` bytes, or a payload or AAD longer than one nonce may cover, is
+    /// [`Error::LengthOutOfRange`] and leaves both buffers untouched.
     fn seal_in_place(
         &self,
         nonce: &[u8; NONCE_LEN],
@@ -61,7 +64,8 @@ pub trait AeadKey: fmt::Debug + Send + Sync {
     ) -> Result<(), Error>;
 
     /// Verifies `tag` and decrypts `in_out` in place. On [`Error::AuthenticationFailed`] the
-    /// contents of `in_out` are unspecified; no other state changes.
+    /// contents of `in_out` are unspecified; no other state changes. Lengths are checked as in
+    /// [`AeadKey::seal_in_place`] before anything else.
     fn open_in_place(
         &self,
         nonce: &[u8; NONCE_LEN],

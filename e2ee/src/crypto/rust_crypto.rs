@@ -38,6 +38,19 @@ pub static RUST_CRYPTO: RustCrypto = RustCrypto;
 type Aes128Gcm = AesGcm<Aes128Enc, U12>;
 type Aes256Gcm = AesGcm<Aes256Enc, U12>;
 
+// Every secret-holding type erases itself on drop: this stops compiling if a `zeroize`
+// feature in Cargo.toml goes missing.
+const _: fn() = || {
+    fn erased_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    erased_on_drop::<Aes128Gcm>();
+    erased_on_drop::<Aes256Gcm>();
+    erased_on_drop::<Aes128Enc>();
+    erased_on_drop::<Aes256Enc>();
+    // HMAC keeps its inner and outer states in these hash cores.
+    erased_on_drop::<<Sha256 as EagerHash>::Core>();
+    erased_on_drop::<<Sha512 as EagerHash>::Core>();
+};
+
 static AES_128_CTR_HMAC_SHA256_80: CtrHmacSuite<Aes128Enc, Sha256> =
     CtrHmacSuite::new(CipherSuite::Aes128CtrHmacSha256Tag80);
 static AES_128_CTR_HMAC_SHA256_64: CtrHmacSuite<Aes128Enc, Sha256> =
