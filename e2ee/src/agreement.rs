@@ -689,3 +689,293 @@ impl fmt::Debug for Hex<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chacha20::ChaCha20Rng;
+    use proptest::prelude::*;
+    use rand_core::SeedableRng;
+
+    use super::*;
+
+    fn rng(seed: u8) -> ChaCha20Rng {
+        ChaCha20Rng::from_seed([seed; 32])
+    }
+
+    fn call() -> CallId {
+        CallId::from_binding(b"call 1").unwrap()
+    }
+
+    fn id_key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    #[test]
+    fn call_binding_must_not_be_empty_and_names_one_call() {
+        assert!(CallId::from_binding(b"").is_err());
+        assert_ne!(call(), CallId::from_binding(b"call 2").unwrap());
+        assert_eq!(call(), CallId::from_binding(b"call 1").unwrap());
+    }
+
+    #[test]
+    fn announcement_verifies_only_unaltered_and_under_its_identity() {
+        let eph = EphemeralKey::generate(&mut rng(1), 3);
+        let a = eph.announce(&call(), MemberId(7), &id_key(1));
+        assert_eq!(a.seq, 3);
+        assert_eq!(a.verify(&call(), &id_key(1).verifying_key()), Ok(()));
+        let bad = Err(Error::InvalidSignature(MemberId(7)));
+        assert_eq!(a.verify(&call(), &id_key(2).verifying_key()), bad);
+        let other_call = CallId::from_binding(b"call 2").unwrap();
+        assert_eq!(a.verify(&other_call, &id_key(1).verifying_key()), bad);
+        let mut m = a.clone();
+        m.ephemeral[31] ^= 0x80;
+        assert_eq!(m.verify(&call(), &id_key(1).verifying_key()), bad);
+        let mut m = a.clone();
+        m.seq += 1;
+        assert_eq!(m.verify(&call(), &id_key(1).verifying_key()), bad);
+        let mut m = a.clone();
+        m.member = MemberId(8);
+        assert_eq!(
+            m.verify(&call(), &id_key(1).verifying_key()),
+            Err(Error::InvalidSignature(MemberId(8)))
+        );
+        let mut m = a;
+        m.signature[0] ^= 1;
+        assert_eq!(m.verify(&call(), &id_key(1).verifying_key()), bad);
+    }
+
+    #[test]
+    fn decoding_is_strict() {
+        let a = EphemeralKey::generate(&mut rng(1), 0)
+            .announce(&call(), MemberId(1), &id_key(1))
+            .encode();
+        assert_eq!(Announcement::decode(&a).unwrap().encode(), a);
+        fn err<T>(s: &'static str) -> Result<T, Error> {
+            Err(Error::InvalidKeyMessage(s))
+        }
+        assert_eq!(KeyMessage::decode(&[]), err("empty key message"));
+        assert_eq!(
+            KeyMessage::decode(&[1]),
+            err("key message has no type byte")
+        );
+        assert_eq!(
+            KeyMessage::decode(&[2, 1]),
+            err("unsupported key message version")
+        );
+        assert_eq!(
+            KeyMessage::decode(&[1, 9, 0]),
+            err("unknown key message type")
+        );
+        assert_eq!(
+            KeyMessage::decode(&a[..109]),
+            err("announcement must be 110 bytes")
+        );
+        let mut long = a.to_vec();
+        long.push(0);
+        assert_eq!(
+            KeyMessage::decode(&long),
+            err("announcement must be 110 bytes")
+        );
+        assert_eq!(
+            Announcement::decode(&[1, 2, 0]),
+            err("unexpected key message type")
+        );
+        assert_eq!(
+            KeyDelivery::decode(&a[..102]),
+            err("unexpected key message type")
+        );
+        let mut d = a[..102].to_vec();
+        d[1] = TYPE_KEY_DELIVERY;
+        assert!(KeyDelivery::decode(&d).is_ok());
+        assert_eq!(
+            KeyDelivery::decode(&d[..101]),
+            err("key delivery must be 102 bytes")
+        );
+    }
+
+    fn pair() -> (EphemeralKey, EphemeralKey) {
+        (
+            EphemeralKey::generate(&mut rng(1), 0),
+            EphemeralKey::generate(&mut rng(2), 0),
+        )
+    }
+
+    #[test]
+    fn both_members_derive_the_same_kek_bound_to_call_and_members() {
+        let (a, b) = pair();
+        let (ma, mb) = (MemberId(1), MemberId(2));
+        let at_a = PairwiseKek::derive(&call(), ma, &a, mb, &b.public()).unwrap();
+        let at_b = PairwiseKek::derive(&call(), mb, &b, ma, &a.public()).unwrap();
+        assert_eq!(*at_a.0, *at_b.0);
+        let other_call = CallId::from_binding(b"call 2").unwrap();
+        let elsewhere = PairwiseKek::derive(&other_call, ma, &a, mb, &b.public()).unwrap();
+        assert_ne!(*elsewhere.0, *at_a.0);
+        let other_ids = PairwiseKek::derive(&call(), ma, &a, MemberId(3), &b.public()).unwrap();
+        assert_ne!(*other_ids.0, *at_a.0);
+        assert!(PairwiseKek::derive(&call(), ma, &a, ma, &b.public()).is_err());
+    }
+
+    #[test]
+    fn low_order_ephemeral_keys_are_rejected() {
+        let (a, _) = pair();
+        // u = 0 and u = 1 have small order: X25519 with them is all zero.
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        for bad in [[0u8; 32], one] {
+            assert!(matches!(
+                PairwiseKek::derive(&call(), MemberId(1), &a, MemberId(2), &bad),
+                Err(Error::InvalidKeyMessage(_))
+            ));
+        }
+    }
+
+    fn delivery_info() -> DeliveryInfo {
+        DeliveryInfo {
+            sender: MemberId(1),
+            recipient: MemberId(2),
+            sender_seq: 0,
+            recipient_seq: 4,
+            generation: 9,
+            kid: KeyId(0x109),
+        }
+    }
+
+    #[test]
+    fn delivery_opens_only_with_the_pair_kek_in_the_same_call_unaltered() {
+        let (a, b) = pair();
+        let kek = PairwiseKek::derive(&call(), MemberId(1), &a, MemberId(2), &b.public()).unwrap();
+        let key = SenderBaseKey::generate(&mut rng(9));
+        let d = KeyDelivery::seal(&mut rng(3), &kek, &call(), delivery_info(), &key);
+        let wire = d.encode();
+        let back = KeyDelivery::decode(&wire).unwrap();
+        assert_eq!(back, d);
+        assert_eq!(back.info(), &delivery_info());
+        assert_eq!(back.open(&kek, &call()).unwrap().as_bytes(), key.as_bytes());
+        // The key is not in the clear on the wire.
+        assert!(!wire.windows(32).any(|w| w == key.as_bytes()));
+
+        let c = EphemeralKey::generate(&mut rng(4), 0);
+        let other =
+            PairwiseKek::derive(&call(), MemberId(1), &a, MemberId(2), &c.public()).unwrap();
+        assert_eq!(
+            back.open(&other, &call()).unwrap_err(),
+            Error::AuthenticationFailed
+        );
+        let other_call = CallId::from_binding(b"call 2").unwrap();
+        assert_eq!(
+            back.open(&kek, &other_call).unwrap_err(),
+            Error::AuthenticationFailed
+        );
+        for i in 2..KeyDelivery::LEN {
+            let mut bad = wire;
+            bad[i] ^= 0x20;
+            let d = KeyDelivery::decode(&bad).unwrap();
+            assert_eq!(
+                d.open(&kek, &call()).unwrap_err(),
+                Error::AuthenticationFailed,
+                "byte {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn safety_number_is_order_independent_and_covers_every_key() {
+        let entry = |m: u64, seed: u8| SafetyEntry {
+            member: MemberId(m),
+            identity: id_key(seed).verifying_key(),
+            ephemeral: EphemeralKey::generate(&mut rng(seed), 0).public(),
+        };
+        let (e1, e2, e3) = (entry(1, 1), entry(2, 2), entry(3, 3));
+        let n = SafetyNumber::compute(&call(), &[e1, e2, e3]).unwrap();
+        assert_eq!(SafetyNumber::compute(&call(), &[e3, e1, e2]).unwrap(), n);
+        let s = n.to_string();
+        assert_eq!(s.len(), 35);
+        assert!(n.groups().iter().all(|&g| g < 100_000));
+        let mut e2b = e2;
+        e2b.ephemeral[0] ^= 1;
+        assert_ne!(SafetyNumber::compute(&call(), &[e1, e2b, e3]).unwrap(), n);
+        let mut e2c = e2;
+        e2c.identity = id_key(9).verifying_key();
+        assert_ne!(SafetyNumber::compute(&call(), &[e1, e2c, e3]).unwrap(), n);
+        assert_ne!(SafetyNumber::compute(&call(), &[e1, e2]).unwrap(), n);
+        let other_call = CallId::from_binding(b"call 2").unwrap();
+        assert_ne!(
+            SafetyNumber::compute(&other_call, &[e1, e2, e3]).unwrap(),
+            n
+        );
+        assert!(SafetyNumber::compute(&call(), &[e1, e1]).is_err());
+        assert_eq!(
+            SafetyNumber([7, 0, 12345, 99999, 10, 100]).to_string(),
+            "00007 00000 12345 99999 00010 00100"
+        );
+    }
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let key = SenderBaseKey::from_bytes([0xab; 32]);
+        let (a, b) = pair();
+        let kek = PairwiseKek::derive(&call(), MemberId(1), &a, MemberId(2), &b.public()).unwrap();
+        let secret_hex: String = a
+            .secret
+            .as_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let kek_hex: String = kek.0.iter().map(|b| format!("{b:02x}")).collect();
+        let printed = format!("{key:?} {a:?} {kek:?}");
+        assert!(
+            !printed.contains("ab, ab") && !printed.contains("abab") && !printed.contains("171")
+        );
+        assert!(!printed.contains(&secret_hex[..16]));
+        assert!(!printed.contains(&kek_hex[..16]));
+        assert!(printed.contains("seq"));
+    }
+
+    proptest! {
+        #[test]
+        fn announcements_round_trip(member: u64, seq: u32, eph: [u8; 32], sig0: [u8; 32], sig1: [u8; 32]) {
+            let mut signature = [0; 64];
+            signature[..32].copy_from_slice(&sig0);
+            signature[32..].copy_from_slice(&sig1);
+            let a = Announcement { member: MemberId(member), seq, ephemeral: eph, signature };
+            let wire = a.encode();
+            prop_assert_eq!(KeyMessage::decode(&wire), Ok(KeyMessage::Announcement(a)));
+        }
+
+        #[test]
+        fn deliveries_round_trip(sender: u64, recipient: u64, ss: u32, rs: u32, generation: u64, kid: u64, seed: u8) {
+            let info = DeliveryInfo {
+                sender: MemberId(sender), recipient: MemberId(recipient), sender_seq: ss,
+                recipient_seq: rs, generation, kid: KeyId(kid),
+            };
+            let (a, b) = pair();
+            let kek = PairwiseKek::derive(&call(), MemberId(1), &a, MemberId(2), &b.public()).unwrap();
+            let key = SenderBaseKey::generate(&mut rng(seed));
+            let d = KeyDelivery::seal(&mut rng(seed), &kek, &call(), info, &key);
+            let wire = d.encode();
+            let m = KeyMessage::decode(&wire).unwrap();
+            prop_assert_eq!(m.sender(), MemberId(sender));
+            prop_assert_eq!(m.recipient(), Some(MemberId(recipient)));
+            prop_assert_eq!(&m, &KeyMessage::KeyDelivery(d));
+            let KeyMessage::KeyDelivery(back) = m else { unreachable!() };
+            let opened = back.open(&kek, &call()).unwrap();
+            prop_assert_eq!(opened.as_bytes(), key.as_bytes());
+        }
+
+        #[test]
+        fn any_bytes_decode_to_an_error_or_their_one_encoding(bytes in proptest::collection::vec(any::<u8>(), 0..140), kind in 0u8..4) {
+            let mut bytes = bytes;
+            // Steer a share of inputs at the real lengths and headers.
+            match kind {
+                0 => { bytes.resize(Announcement::LEN, 0); bytes[0] = VERSION; bytes[1] = TYPE_ANNOUNCEMENT; }
+                1 => { bytes.resize(KeyDelivery::LEN, 0); bytes[0] = VERSION; bytes[1] = TYPE_KEY_DELIVERY; }
+                _ => {}
+            }
+            match KeyMessage::decode(&bytes) {
+                Ok(KeyMessage::Announcement(a)) => prop_assert_eq!(&a.encode()[..], &bytes[..]),
+                Ok(KeyMessage::KeyDelivery(d)) => prop_assert_eq!(&d.encode()[..], &bytes[..]),
+                Err(e) => prop_assert!(matches!(e, Error::InvalidKeyMessage(_))),
+            }
+        }
+    }
+}

@@ -1031,3 +1031,163 @@ impl<R: CryptoRng> Session<R> {
         self.events.push_back(e);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chacha20::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use super::*;
+
+    fn config() -> SessionConfig {
+        SessionConfig::new(CipherSuite::Aes128GcmSha256)
+    }
+
+    fn id_key(m: u64) -> SigningKey {
+        SigningKey::from_bytes(&[m as u8; 32])
+    }
+
+    fn start() -> Instant {
+        #[allow(clippy::disallowed_methods)] // one base instant for virtual time
+        Instant::now()
+    }
+
+    fn session(cfg: SessionConfig, me: u64, t: Instant) -> Result<Session<ChaCha20Rng>, Error> {
+        Session::new(
+            cfg,
+            id_key(me),
+            MemberId(me),
+            b"call",
+            ChaCha20Rng::from_seed([me as u8; 32]),
+            t,
+        )
+    }
+
+    #[test]
+    fn configuration_is_checked() {
+        let t = start();
+        let with = |f: fn(&mut SessionConfig)| {
+            let mut c = config();
+            f(&mut c);
+            session(c, 1, t).err()
+        };
+        assert!(with(|_| {}).is_none());
+        assert!(with(|c| c.epoch_bits = 0).is_some());
+        assert!(with(|c| c.epoch_bits = 17).is_some());
+        assert!(with(|c| c.rotation_interval = Duration::ZERO).is_some());
+        assert!(with(|c| c.switch_delay = c.rotation_interval).is_some());
+        assert!(with(|c| c.max_members = 0).is_some());
+        assert!(with(|c| c.max_queued_messages = 0).is_some());
+        assert!(with(|c| c.context.max_keys = 3 * 32 + 1).is_some());
+        assert!(with(|c| c.context.max_keys = 3 * 32 + 2).is_none());
+        // E = 8 leaves 55 bits for the member id.
+        assert!(session(config(), 1 << 55, t).is_err());
+        assert!(session(config(), (1 << 55) - 1, t).is_ok());
+        assert!(
+            Session::new(
+                config(),
+                id_key(1),
+                MemberId(1),
+                b"",
+                ChaCha20Rng::from_seed([0; 32]),
+                t
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn a_lone_member_has_no_key_and_no_timer() {
+        let t = start();
+        let mut s = session(config(), 1, t).unwrap();
+        assert_eq!(s.current_send_kid(), None);
+        assert_eq!(s.poll_timeout(), None);
+        assert!(s.poll_message().is_none());
+        assert!(s.poll_event().is_none());
+        s.request_rotation(t);
+        s.handle_timeout(t + Duration::from_secs(86_400));
+        assert_eq!(s.current_send_kid(), None);
+    }
+
+    #[test]
+    fn the_first_member_added_gets_an_announcement_and_starts_the_first_key() {
+        let t = start();
+        let mut s = session(config(), 5, t).unwrap();
+        s.add_member(t, MemberId(6), id_key(6).verifying_key())
+            .unwrap();
+        let m = s.poll_message().unwrap();
+        assert_eq!(m.destination, Destination::Member(MemberId(6)));
+        assert_eq!(m.payload, s.announcement().encode().to_vec());
+        // Used at once, in member 5's KID space, generation 0.
+        assert_eq!(s.current_send_kid(), Some(KeyId(5 << 8)));
+        assert_eq!(s.pending_send_kid(), None);
+        assert_eq!(
+            s.poll_event(),
+            Some(Event::SendKeyChanged {
+                generation: 0,
+                kid: KeyId(0x500)
+            })
+        );
+        assert_eq!(s.poll_timeout(), Some(t + Duration::from_secs(1800)));
+        // Nobody is verified yet, so no key was delivered.
+        assert!(s.poll_message().is_none());
+    }
+
+    #[test]
+    fn membership_calls_are_checked() {
+        let t = start();
+        let mut s = session(config(), 1, t).unwrap();
+        let k2 = id_key(2).verifying_key();
+        assert!(s.add_member(t, MemberId(1), k2).is_err());
+        assert!(s.add_member(t, MemberId(1 << 55), k2).is_err());
+        s.add_member(t, MemberId(2), k2).unwrap();
+        assert_eq!(s.add_member(t, MemberId(2), k2), Ok(()));
+        assert!(
+            s.add_member(t, MemberId(2), id_key(3).verifying_key())
+                .is_err()
+        );
+        assert_eq!(
+            s.remove_member(t, MemberId(3)),
+            Err(Error::UnknownMember(MemberId(3)))
+        );
+        let mut small = config();
+        small.max_members = 1;
+        let mut s = session(small, 1, t).unwrap();
+        s.add_member(t, MemberId(2), k2).unwrap();
+        assert!(
+            s.add_member(t, MemberId(3), id_key(3).verifying_key())
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_outgoing_queue_is_bounded_and_counts_drops() {
+        let t = start();
+        let mut c = config();
+        c.max_queued_messages = 2;
+        let mut s = session(c, 1, t).unwrap();
+        for m in 2..6 {
+            s.add_member(t, MemberId(m), id_key(m).verifying_key())
+                .unwrap();
+        }
+        assert_eq!(s.dropped_messages(), 2);
+        let mut n = 0;
+        while s.poll_message().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn debug_shows_state_not_secrets() {
+        let t = start();
+        let s = session(config(), 1, t).unwrap();
+        let d = format!("{s:?}");
+        assert!(d.contains("Session") && d.contains("safety_number"));
+        let secret: String = id_key(1).to_bytes()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(!d.contains(&secret) && !d.contains("[1, 1, 1"));
+    }
+}
