@@ -635,3 +635,116 @@ fn a_seeded_session_replays_exactly() {
     }
     assert_eq!(run(), run());
 }
+
+/// An RNG that hands out fixed bytes, to rebuild a vector's ephemeral keys and nonce.
+struct Replay(VecDeque<u8>);
+
+impl rand_core::TryRng for Replay {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for d in dst {
+            *d = self.0.pop_front().expect("vector RNG exhausted");
+        }
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for Replay {}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Vectors made by `tests/data/agreement_vectors.py`, an independent implementation of the
+/// documented format on pyca/cryptography.
+#[test]
+fn independent_vectors_match() {
+    use telesfu_e2ee::agreement::{
+        CallId, DeliveryInfo, KeyDelivery, PairwiseKek, SafetyEntry, SafetyNumber, SenderBaseKey,
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(include_str!("data/agreement_vectors.json")).unwrap();
+    let hex = |k: &str| unhex(v[k].as_str().unwrap());
+    let num = |k: &str| v[k].as_u64().unwrap();
+    let arr32 = |k: &str| -> [u8; 32] { hex(k).try_into().unwrap() };
+
+    let call = CallId::from_binding(&hex("call_binding")).unwrap();
+    assert_eq!(call.as_bytes().to_vec(), hex("call_id"));
+    let (a, b) = (MemberId(num("member_a")), MemberId(num("member_b")));
+    let a_id = SigningKey::from_bytes(&arr32("identity_seed_a"));
+    let b_id = SigningKey::from_bytes(&arr32("identity_seed_b"));
+    let a_eph = EphemeralKey::generate(
+        &mut Replay(hex("ephemeral_secret_a").into()),
+        num("seq_a") as u32,
+    );
+    let b_eph = EphemeralKey::generate(
+        &mut Replay(hex("ephemeral_secret_b").into()),
+        num("seq_b") as u32,
+    );
+    assert_eq!(a_eph.public().to_vec(), hex("ephemeral_public_a"));
+    assert_eq!(b_eph.public().to_vec(), hex("ephemeral_public_b"));
+
+    let ann_a = a_eph.announce(&call, a, &a_id);
+    let ann_b = b_eph.announce(&call, b, &b_id);
+    assert_eq!(ann_a.encode().to_vec(), hex("announcement_a"));
+    assert_eq!(ann_b.encode().to_vec(), hex("announcement_b"));
+    let parsed = Announcement::decode(&hex("announcement_b")).unwrap();
+    assert_eq!(parsed.verify(&call, &b_id.verifying_key()), Ok(()));
+
+    let kek_a = PairwiseKek::derive(&call, a, &a_eph, b, &b_eph.public()).unwrap();
+    let kek_b = PairwiseKek::derive(&call, b, &b_eph, a, &a_eph.public()).unwrap();
+    let info = DeliveryInfo {
+        sender: a,
+        recipient: b,
+        sender_seq: num("seq_a") as u32,
+        recipient_seq: num("seq_b") as u32,
+        generation: num("generation"),
+        kid: KeyId(num("kid")),
+    };
+    let base_key = SenderBaseKey::from_bytes(arr32("base_key"));
+    let sealed = KeyDelivery::seal(
+        &mut Replay(hex("nonce").into()),
+        &kek_a,
+        &call,
+        info,
+        &base_key,
+    );
+    assert_eq!(sealed.encode().to_vec(), hex("delivery_a_to_b"));
+    let theirs = KeyDelivery::decode(&hex("delivery_a_to_b")).unwrap();
+    assert_eq!(theirs.info(), &info);
+    assert_eq!(
+        theirs.open(&kek_b, &call).unwrap().as_bytes(),
+        base_key.as_bytes()
+    );
+
+    let n = SafetyNumber::compute(
+        &call,
+        &[
+            SafetyEntry {
+                member: a,
+                identity: a_id.verifying_key(),
+                ephemeral: a_eph.public(),
+            },
+            SafetyEntry {
+                member: b,
+                identity: b_id.verifying_key(),
+                ephemeral: b_eph.public(),
+            },
+        ],
+    )
+    .unwrap();
+    assert_eq!(n.to_string(), v["safety_number"].as_str().unwrap());
+}
