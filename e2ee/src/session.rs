@@ -285,7 +285,8 @@ struct Peer {
 /// keys, nonces) comes from the RNG the caller passes to [`Session::new`], so a seeded RNG
 /// replays a whole session exactly.
 ///
-/// An input that returns `Err` dropped the message (or call) and changed nothing.
+/// An input that returns `Err` was refused: a malformed, forged or misrouted message, or a
+/// bad call, changes nothing.
 pub struct Session<R> {
     call: CallId,
     me: MemberId,
