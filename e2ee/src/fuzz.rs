@@ -15,6 +15,6 @@ pub fn key_message(data: &[u8]) {
             assert_eq!(&d.encode()[..], data);
             assert_eq!(KeyDelivery::decode(data).as_ref(), Ok(&d));
         }
-        Ok(_) | Err(_) => {}
+        Err(_) => {}
     }
 }
