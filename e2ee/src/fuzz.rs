@@ -121,3 +121,20 @@ pub fn sframe_open(data: &[u8]) {
         }
     }
 }
+
+/// `key_message`: any bytes as a key-agreement message: decoding never panics, and whatever
+/// decodes re-encodes to the same bytes (every message has exactly one encoding).
+pub fn key_message(data: &[u8]) {
+    use crate::agreement::{Announcement, KeyDelivery, KeyMessage};
+    match KeyMessage::decode(data) {
+        Ok(KeyMessage::Announcement(a)) => {
+            assert_eq!(&a.encode()[..], data);
+            assert_eq!(Announcement::decode(data).as_ref(), Ok(&a));
+        }
+        Ok(KeyMessage::KeyDelivery(d)) => {
+            assert_eq!(&d.encode()[..], data);
+            assert_eq!(KeyDelivery::decode(data).as_ref(), Ok(&d));
+        }
+        Err(_) => {}
+    }
+}

@@ -85,6 +85,7 @@ pub fn derive_key_material(
 }
 
 /// Derives the AEAD key and salt for `kid`, ready to seal or open.
+#[allow(clippy::type_complexity)] // (AEAD key, salt): read once, at the call site
 pub(crate) fn derive_aead(
     suite: &dyn SuiteProvider,
     kid: KeyId,

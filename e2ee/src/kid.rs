@@ -130,6 +130,7 @@ impl SenderKeyRatchet {
     /// For a KID of this generation at or ahead of the current step (within 2^R - 1 steps),
     /// the number of steps ahead and the base key there. Changes nothing. `None` when the KID
     /// is of another generation or behind.
+    #[allow(clippy::type_complexity)] // (steps ahead, base key): documented above
     pub fn peek(&self, kid: KeyId) -> Result<Option<(u64, Zeroizing<Vec<u8>>)>, Error> {
         let (generation, low) = self.layout.split(kid);
         if generation != self.generation {

@@ -14,6 +14,7 @@ pub enum Hash {
     Sha512,
 }
 
+#[allow(clippy::len_without_is_empty)] // a hash output is never empty
 impl Hash {
     /// Output length `Nh` in bytes.
     pub const fn len(self) -> usize {

@@ -29,3 +29,8 @@ fn sframe_header_corpus() {
 fn sframe_open_corpus() {
     replay("sframe_open", telesfu_e2ee::fuzz::sframe_open);
 }
+
+#[test]
+fn key_message_corpus() {
+    replay("key_message", telesfu_e2ee::fuzz::key_message);
+}

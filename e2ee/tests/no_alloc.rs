@@ -2,6 +2,7 @@
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use telesfu_e2ee::crypto::all_providers;
@@ -11,10 +12,21 @@ struct Counting;
 
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    /// Only the measuring thread counts: the test harness allocates on its own threads.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn count() {
+    if COUNTING.with(Cell::get) {
+        count();
+    }
+}
+
 // SAFETY: forwards every call to the system allocator unchanged; only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count();
         // SAFETY: same contract as our caller's.
         unsafe { System.alloc(layout) }
     }
@@ -23,7 +35,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count();
         // SAFETY: same contract as our caller's.
         unsafe { System.realloc(ptr, layout, new) }
     }
@@ -45,6 +57,7 @@ fn steady_state_seal_and_open_allocate_nothing() {
             let mut buf = vec![0u8; MAX_HEADER_LEN + 1200 + 16];
             let mut out = vec![0u8; buf.len()];
             let before = ALLOCS.load(Ordering::Relaxed);
+            COUNTING.with(|c| c.set(true));
             for i in 0..100u32 {
                 let r = tx
                     .seal_in_place(
@@ -61,6 +74,7 @@ fn steady_state_seal_and_open_allocate_nothing() {
                 let mut o = [0u8; 600];
                 rx.open(&i.to_be_bytes(), &out[..n], &mut o).unwrap();
             }
+            COUNTING.with(|c| c.set(false));
             let after = ALLOCS.load(Ordering::Relaxed);
             assert_eq!(
                 after - before,
