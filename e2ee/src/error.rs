@@ -59,7 +59,9 @@ pub enum Error {
     InvalidKeyMessage(&'static str),
     /// A signature over a member's ephemeral key did not verify against its identity key:
     /// somebody (the SFU, the signaling server) may be substituting keys.
-    #[error("signature of {0} does not verify against its identity key: key substitution suspected")]
+    #[error(
+        "signature of {0} does not verify against its identity key: key substitution suspected"
+    )]
     InvalidSignature(MemberId),
 
     // ----- The caller's use of the API -----
@@ -117,7 +119,9 @@ pub enum Error {
 
     // ----- Configuration -----
     /// The suite ID is not one this build knows.
-    #[error("unknown SFrame cipher suite {0:#06x} (known: 0x0001-0x0005; 0x0006-0x0008 need feature `draft-aes256-ctr-hmac`)")]
+    #[error(
+        "unknown SFrame cipher suite {0:#06x} (known: 0x0001-0x0005; 0x0006-0x0008 need feature `draft-aes256-ctr-hmac`)"
+    )]
     UnknownSuite(u16),
     /// The crypto backend does not implement this suite.
     #[error("cipher suite {suite} is not available in the `{provider}` crypto backend")]

@@ -53,8 +53,16 @@ impl Header {
         let (kl, cl) = (value_len(kid), value_len(ctr));
         let len = 1 + kl + cl;
         let out = out.get_mut(..len)?;
-        let kbits = if kl == 0 { kid as u8 } else { 0x8 | (kl as u8 - 1) };
-        let cbits = if cl == 0 { ctr as u8 } else { 0x8 | (cl as u8 - 1) };
+        let kbits = if kl == 0 {
+            kid as u8
+        } else {
+            0x8 | (kl as u8 - 1)
+        };
+        let cbits = if cl == 0 {
+            ctr as u8
+        } else {
+            0x8 | (cl as u8 - 1)
+        };
         out[0] = (kbits << 4) | cbits;
         out[1..1 + kl].copy_from_slice(&kid.to_be_bytes()[8 - kl..]);
         out[1 + kl..].copy_from_slice(&ctr.to_be_bytes()[8 - cl..]);
@@ -73,8 +81,16 @@ impl Header {
     pub fn decode(buf: &[u8]) -> Result<(Self, usize), HeaderError> {
         let &cfg = buf.first().ok_or(HeaderError::Empty)?;
         let (kbits, cbits) = (cfg >> 4, cfg & 0xf);
-        let kl = if kbits & 0x8 != 0 { (kbits & 0x7) as usize + 1 } else { 0 };
-        let cl = if cbits & 0x8 != 0 { (cbits & 0x7) as usize + 1 } else { 0 };
+        let kl = if kbits & 0x8 != 0 {
+            (kbits & 0x7) as usize + 1
+        } else {
+            0
+        };
+        let cl = if cbits & 0x8 != 0 {
+            (cbits & 0x7) as usize + 1
+        } else {
+            0
+        };
         let len = 1 + kl + cl;
         if buf.len() < len {
             return Err(HeaderError::Truncated {
@@ -141,7 +157,10 @@ mod tests {
             Err(HeaderError::NonMinimal { field: "CTR" })
         );
         let mut small = [0u8; 2];
-        assert_eq!(Header::new(KeyId(0), Counter(0x100)).encode(&mut small), None);
+        assert_eq!(
+            Header::new(KeyId(0), Counter(0x100)).encode(&mut small),
+            None
+        );
     }
 
     proptest! {

@@ -37,7 +37,9 @@ impl RatchetKidLayout {
     pub fn kid(&self, generation: u64, step: u64) -> Result<KeyId, Error> {
         let r = u32::from(self.ratchet_bits);
         if generation >> (64 - r) != 0 {
-            return Err(Error::InvalidConfig("key generation does not fit in 64 - R bits"));
+            return Err(Error::InvalidConfig(
+                "key generation does not fit in 64 - R bits",
+            ));
         }
         Ok(KeyId((generation << r) | (step & self.step_mask())))
     }
@@ -128,6 +130,7 @@ impl SenderKeyRatchet {
     /// For a KID of this generation at or ahead of the current step (within 2^R - 1 steps),
     /// the number of steps ahead and the base key there. Changes nothing. `None` when the KID
     /// is of another generation or behind.
+    #[allow(clippy::type_complexity)] // (steps ahead, base key): documented above
     pub fn peek(&self, kid: KeyId) -> Result<Option<(u64, Zeroizing<Vec<u8>>)>, Error> {
         let (generation, low) = self.layout.split(kid);
         if generation != self.generation {
@@ -149,7 +152,9 @@ impl SenderKeyRatchet {
                 self.base_key = key;
                 Ok(())
             }
-            None => Err(Error::InvalidConfig("commit: KID is not of this ratchet's generation")),
+            None => Err(Error::InvalidConfig(
+                "commit: KID is not of this ratchet's generation",
+            )),
         }
     }
 }
@@ -180,7 +185,9 @@ impl MlsKidLayout {
             return Err(Error::InvalidConfig("MLS epoch bits E must be 1-16"));
         }
         if u32::from(epoch_bits) + u32::from(sender_bits) > 63 {
-            return Err(Error::InvalidConfig("MLS epoch bits E + sender bits S must be at most 63"));
+            return Err(Error::InvalidConfig(
+                "MLS epoch bits E + sender bits S must be at most 63",
+            ));
         }
         Ok(Self {
             epoch_bits,
@@ -213,10 +220,14 @@ impl MlsKidLayout {
             return Err(Error::InvalidConfig("sender index does not fit in S bits"));
         }
         if context >> (64 - e - s) != 0 {
-            return Err(Error::InvalidConfig("context does not fit in 64 - S - E bits"));
+            return Err(Error::InvalidConfig(
+                "context does not fit in 64 - S - E bits",
+            ));
         }
         let epoch_low = epoch & ((1u64 << e) - 1);
-        Ok(KeyId((context << (s + e)) | (sender_index << e) | epoch_low))
+        Ok(KeyId(
+            (context << (s + e)) | (sender_index << e) | epoch_low,
+        ))
     }
 
     /// Splits a KID back into its parts.

@@ -72,7 +72,7 @@ mod replay;
 pub mod session;
 mod suite;
 
-#[cfg(fuzzing)]
+#[doc(hidden)]
 pub mod fuzz;
 
 pub use context::{Context, ContextConfig, Opened};

@@ -14,6 +14,7 @@ pub enum Hash {
     Sha512,
 }
 
+#[allow(clippy::len_without_is_empty)] // a hash output is never empty
 impl Hash {
     /// Output length `Nh` in bytes.
     pub const fn len(self) -> usize {
@@ -208,7 +209,10 @@ mod tests {
         let s = CipherSuite::Aes256GcmSha512;
         assert_eq!((s.key_len(), s.hash_len(), s.tag_len()), (32, 64, 16));
         assert_eq!(CipherSuite::from_id(0), Err(Error::UnknownSuite(0)));
-        assert_eq!(CipherSuite::from_id(0xf000), Err(Error::UnknownSuite(0xf000)));
+        assert_eq!(
+            CipherSuite::from_id(0xf000),
+            Err(Error::UnknownSuite(0xf000))
+        );
     }
 
     #[cfg(feature = "draft-aes256-ctr-hmac")]
