@@ -34,3 +34,8 @@ fn sframe_open_corpus() {
 fn key_message_corpus() {
     replay("key_message", telesfu_e2ee::fuzz::key_message);
 }
+
+#[test]
+fn media_frame_corpus() {
+    replay("media_frame", telesfu_e2ee::fuzz::media_frame);
+}
