@@ -41,7 +41,7 @@ fn hex(b: &[u8]) -> String {
 
 fn unhex(name: &str, s: &str) -> Result<Vec<u8>, String> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(format!("--{name}: odd number of hex digits ({})", s.len()));
     }
     (0..s.len())
