@@ -789,8 +789,9 @@ pub fn write_remb(
     Some(len)
 }
 
-/// Builds a generic NACK for the sorted-or-not list `lost`, packing runs into (PID, BLP)
-/// pairs. Returns `None` if `out` cannot hold them all.
+/// Builds a generic NACK for `lost` (in any order), packing runs into (PID, BLP) pairs. A
+/// NACK names a set: a number repeated in `lost` is sent once. Returns `None` if `out` cannot
+/// hold them all.
 pub fn write_nack(
     out: &mut [u8],
     sender_ssrc: u32,
