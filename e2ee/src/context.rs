@@ -1,26 +1,50 @@
-//! STAND-IN, branch `wip-media` only: replaced by the real SFrame context at merge.
-//!
-//! It has the real context's signatures so that [`crate::media`] compiles and its tests run,
-//! but its "AEAD" is a keyed SHA-256 keystream XOR with a keyed SHA-256 tag over
-//! `aad || ciphertext`. It is **not** RFC 9605 and not secure; it only keeps the properties the
-//! media layer relies on: the header is real, any change to header, metadata, ciphertext or
-//! tag fails authentication, counters advance before sealing, replays are refused, and a
-//! failed open changes nothing.
+//! The SFrame context: keys by KID, counters, replay windows, seal and open.
 
 use core::fmt;
 use core::ops::Range;
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
-use crate::{CipherSuite, Counter, Error, Header, KeyId, MAX_HEADER_LEN};
+use crate::crypto::{self, AeadKey, CryptoProvider, SuiteProvider};
+use crate::header::{Header, MAX_HEADER_LEN};
+use crate::key::derive_aead;
+use crate::replay::ReplayWindow;
+use crate::suite::NONCE_LEN;
+use crate::{CipherSuite, Counter, Error, KeyId};
 
-/// The longest metadata accepted.
-const MAX_METADATA_LEN: usize = 1024;
+/// The longest metadata (or clear prefix) a seal or open accepts. The AAD is built in a stack
+/// buffer of this size plus the header, so no frame allocates.
+pub const MAX_METADATA_LEN: usize = 1024;
 
-/// Placeholder.
-#[derive(Debug)]
-pub struct ContextConfig;
+/// How a [`Context`] is set up.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ContextConfig {
+    /// The suite every key in the context uses (one per context, as in RFC 9605 App. A).
+    pub suite: CipherSuite,
+    /// The crypto backend.
+    pub provider: &'static dyn CryptoProvider,
+    /// Receive replay window per KID, in counters (1-65536). Frames up to this far behind the
+    /// newest one accepted under the same key still open, once each. Default 1024: a sender key
+    /// serves all of a sender's tracks and layers, so its counters interleave across streams
+    /// that the network delays differently.
+    pub replay_window: u32,
+    /// The most keys (send and receive) the context holds at once. Default 1024.
+    pub max_keys: usize,
+}
+
+impl ContextConfig {
+    /// Defaults for `suite` with the default backend.
+    pub fn new(suite: CipherSuite) -> Self {
+        Self {
+            suite,
+            provider: crypto::default_provider(),
+            replay_window: 1024,
+            max_keys: 1024,
+        }
+    }
+}
 
 /// What an open found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,112 +58,206 @@ pub struct Opened {
     pub payload: Range<usize>,
 }
 
-enum Slot {
-    Send {
-        key: Vec<u8>,
-        next: Option<u64>,
-    },
-    Recv {
-        key: Vec<u8>,
-        newest: Option<u64>,
-        seen: u64,
-    },
+struct SendKey {
+    aead: Box<dyn AeadKey>,
+    salt: Zeroizing<[u8; NONCE_LEN]>,
+    /// The counter the next seal uses; `None` once `u64::MAX` was used.
+    next: Option<u64>,
 }
 
-/// Stand-in SFrame context: keys by KID (see the module docs).
+struct RecvKey {
+    aead: Box<dyn AeadKey>,
+    salt: Zeroizing<[u8; NONCE_LEN]>,
+    window: ReplayWindow,
+}
+
+enum Slot {
+    Send(SendKey),
+    Recv(RecvKey),
+}
+
+/// An SFrame context (RFC 9605 §4.4): the keys of one call member, by KID.
+///
+/// Each KID maps to a send key or a receive key, never both (§4.4.1). A send key carries the
+/// next counter, which a seal consumes before it encrypts, so no (key, counter) pair is ever
+/// used twice, even when a seal fails half way. A receive key carries a [`ReplayWindow`].
+///
+/// # Seal and open
+///
+/// - [`Context::seal`] / [`Context::open`] copy between the caller's input and output slices.
+/// - [`Context::seal_in_place`] / [`Context::open_in_place`] work inside one buffer: the
+///   caller keeps [`MAX_HEADER_LEN`] bytes of headroom before the payload and a tag's room
+///   after it, and no byte of the payload moves.
+/// - [`Context::seal_detached`] takes header, payload and tag as separate slices; the media
+///   layer ([`crate::media`]) builds the clear-prefix layout on it.
+///
+/// None of them allocates. A buffer that is too small gives [`Error::BufferTooSmall`] with
+/// the size needed, before any state changes. An open screens the header and replay window
+/// read-only, decrypts, and records the counter only once the tag verified.
 pub struct Context {
-    suite: CipherSuite,
+    suite: &'static dyn SuiteProvider,
+    provider: &'static str,
+    config: ContextConfig,
     keys: BTreeMap<KeyId, Slot>,
 }
 
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
-            .field("suite", &self.suite)
+            .field("suite", &self.config.suite)
+            .field("provider", &self.provider)
+            .field("keys", &self.keys.len())
             .finish_non_exhaustive()
     }
 }
 
-fn block(key: &[u8], label: &[u8], ctr: u64, parts: &[&[u8]]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update((key.len() as u64).to_be_bytes());
-    h.update(key);
-    h.update(label);
-    h.update(ctr.to_be_bytes());
-    for p in parts {
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p);
+fn nonce(salt: &[u8; NONCE_LEN], ctr: u64) -> [u8; NONCE_LEN] {
+    let mut n = *salt;
+    for (b, c) in n[NONCE_LEN - 8..].iter_mut().zip(ctr.to_be_bytes()) {
+        *b ^= c;
     }
-    h.finalize().into()
+    n
 }
 
-fn keystream(key: &[u8], ctr: u64, data: &mut [u8]) {
-    for (i, chunk) in data.chunks_mut(32).enumerate() {
-        let ks = block(key, b"ks", ctr, &[&(i as u64).to_be_bytes()]);
-        for (d, k) in chunk.iter_mut().zip(ks) {
-            *d ^= k;
-        }
+/// `header || metadata` as one slice: the header alone when there is no metadata, else a copy
+/// into `scratch`.
+fn aad<'a>(
+    header: &'a [u8],
+    metadata: &'a [u8],
+    scratch: &'a mut [u8; MAX_HEADER_LEN + MAX_METADATA_LEN],
+) -> &'a [u8] {
+    if metadata.is_empty() {
+        return header;
     }
+    let n = header.len() + metadata.len();
+    scratch[..header.len()].copy_from_slice(header);
+    scratch[header.len()..n].copy_from_slice(metadata);
+    &scratch[..n]
 }
 
-fn aad_tag(key: &[u8], ctr: u64, header: &[u8], metadata: &[u8], ct: &[u8]) -> [u8; 32] {
-    block(key, b"tag", ctr, &[header, metadata, ct])
+fn check_metadata(metadata: &[u8]) -> Result<(), Error> {
+    if metadata.len() > MAX_METADATA_LEN {
+        return Err(Error::MetadataTooLong {
+            len: metadata.len(),
+            max: MAX_METADATA_LEN,
+        });
+    }
+    Ok(())
 }
 
 impl Context {
-    /// A context with no keys.
+    /// A context for `suite` with the default backend and defaults.
     pub fn new(suite: CipherSuite) -> Result<Self, Error> {
+        Self::with_config(ContextConfig::new(suite))
+    }
+
+    /// A context from a full configuration.
+    pub fn with_config(config: ContextConfig) -> Result<Self, Error> {
+        // Validate the window size once here, so every later key install succeeds on it.
+        ReplayWindow::new(config.replay_window)?;
+        if config.max_keys == 0 {
+            return Err(Error::InvalidConfig("max_keys must be at least 1"));
+        }
+        let suite = crypto::suite_provider(config.provider, config.suite)?;
         Ok(Self {
             suite,
+            provider: config.provider.name(),
+            config,
             keys: BTreeMap::new(),
         })
     }
 
-    fn add(&mut self, kid: KeyId, slot: Slot) -> Result<(), Error> {
-        if self.keys.contains_key(&kid) {
-            return Err(Error::DuplicateKeyId(kid));
-        }
-        self.keys.insert(kid, slot);
+    /// The context's suite.
+    pub fn suite(&self) -> CipherSuite {
+        self.config.suite
+    }
+
+    /// The context's configuration.
+    pub fn config(&self) -> &ContextConfig {
+        &self.config
+    }
+
+    /// The most bytes a seal adds: the longest header plus the tag.
+    pub fn max_overhead(&self) -> usize {
+        MAX_HEADER_LEN + self.config.suite.tag_len()
+    }
+
+    /// Number of keys installed.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Installs a send key under `kid`; its counter starts at 0.
+    pub fn add_send_key(&mut self, kid: KeyId, base_key: &[u8]) -> Result<(), Error> {
+        self.add_send_key_at(kid, base_key, Counter(0))
+    }
+
+    /// Installs a send key whose next counter is `next`: for a context restored from storage,
+    /// which must have stored the counter before using it (§9.1).
+    pub fn add_send_key_at(
+        &mut self,
+        kid: KeyId,
+        base_key: &[u8],
+        next: Counter,
+    ) -> Result<(), Error> {
+        self.check_room(kid)?;
+        let (aead, salt) = derive_aead(self.suite, kid, base_key)?;
+        self.keys.insert(
+            kid,
+            Slot::Send(SendKey {
+                aead,
+                salt,
+                next: Some(next.0),
+            }),
+        );
         Ok(())
     }
 
-    /// Installs a send key.
-    pub fn add_send_key(&mut self, kid: KeyId, base_key: &[u8]) -> Result<(), Error> {
-        let key = base_key.to_vec();
-        self.add(kid, Slot::Send { key, next: Some(0) })
-    }
-
-    /// Installs a receive key.
+    /// Installs a receive key under `kid`, with a fresh replay window.
     pub fn add_recv_key(&mut self, kid: KeyId, base_key: &[u8]) -> Result<(), Error> {
-        let key = base_key.to_vec();
-        self.add(
-            kid,
-            Slot::Recv {
-                key,
-                newest: None,
-                seen: 0,
-            },
-        )
+        self.check_room(kid)?;
+        let (aead, salt) = derive_aead(self.suite, kid, base_key)?;
+        let window = ReplayWindow::new(self.config.replay_window)?;
+        self.keys
+            .insert(kid, Slot::Recv(RecvKey { aead, salt, window }));
+        Ok(())
     }
 
-    /// The suite.
-    pub fn suite(&self) -> CipherSuite {
-        self.suite
+    fn check_room(&self, kid: KeyId) -> Result<(), Error> {
+        if self.keys.contains_key(&kid) {
+            return Err(Error::DuplicateKeyId(kid));
+        }
+        if self.keys.len() >= self.config.max_keys {
+            return Err(Error::TooManyKeys {
+                max: self.config.max_keys,
+            });
+        }
+        Ok(())
     }
 
-    /// Longest header plus the tag.
-    pub fn max_overhead(&self) -> usize {
-        MAX_HEADER_LEN + self.suite.tag_len()
+    /// Removes the key under `kid` and erases it. Returns whether one was there.
+    pub fn remove_key(&mut self, kid: KeyId) -> bool {
+        self.keys.remove(&kid).is_some()
     }
 
-    /// Length of the header the next seal under `kid` writes.
-    pub fn header_len(&self, kid: KeyId) -> Result<usize, Error> {
+    /// Whether a key (of either direction) is installed under `kid`.
+    pub fn contains_key(&self, kid: KeyId) -> bool {
+        self.keys.contains_key(&kid)
+    }
+
+    /// The counter the next seal under `kid` will use (`None` if `kid` is no send key, or its
+    /// counter is exhausted).
+    pub fn next_counter(&self, kid: KeyId) -> Option<Counter> {
         match self.keys.get(&kid) {
-            Some(Slot::Send { next: Some(c), .. }) => {
-                Ok(Header::new(kid, Counter(*c)).encoded_len())
-            }
-            Some(Slot::Send { next: None, .. }) => Err(Error::CounterExhausted(kid)),
-            Some(Slot::Recv { .. }) => Err(Error::WrongKeyDirection {
+            Some(Slot::Send(k)) => k.next.map(Counter),
+            _ => None,
+        }
+    }
+
+    fn send_key(&mut self, kid: KeyId) -> Result<&mut SendKey, Error> {
+        match self.keys.get_mut(&kid) {
+            Some(Slot::Send(k)) => Ok(k),
+            Some(Slot::Recv(_)) => Err(Error::WrongKeyDirection {
                 kid,
                 installed: "receive",
                 wanted: "send",
@@ -149,7 +267,29 @@ impl Context {
         }
     }
 
-    /// Seals `payload` in place; header right-aligned in `header`, tag in `tag`.
+    /// Length of the header the next seal under `kid` writes (1-17 bytes).
+    pub fn header_len(&self, kid: KeyId) -> Result<usize, Error> {
+        match self.keys.get(&kid) {
+            Some(Slot::Send(k)) => {
+                let ctr = k.next.ok_or(Error::CounterExhausted(kid))?;
+                Ok(Header::new(kid, Counter(ctr)).encoded_len())
+            }
+            Some(Slot::Recv(_)) => Err(Error::WrongKeyDirection {
+                kid,
+                installed: "receive",
+                wanted: "send",
+                operation: "seal",
+            }),
+            None => Err(Error::NoSendKey(kid)),
+        }
+    }
+
+    /// Seals `payload` in place under `kid`.
+    ///
+    /// The header is written right-aligned into `header` (which needs at least
+    /// [`Context::header_len`] bytes; pass the headroom just before the payload and the header
+    /// lands adjacent to it). The tag goes to the first `Nt` bytes of `tag`. AAD is
+    /// `header || metadata`. Returns the header length.
     pub fn seal_detached(
         &mut self,
         kid: KeyId,
@@ -158,46 +298,100 @@ impl Context {
         payload: &mut [u8],
         tag: &mut [u8],
     ) -> Result<usize, Error> {
-        if metadata.len() > MAX_METADATA_LEN {
-            return Err(Error::MetadataTooLong {
-                len: metadata.len(),
-                max: MAX_METADATA_LEN,
-            });
-        }
-        let nt = self.suite.tag_len();
-        if tag.len() != nt {
+        check_metadata(metadata)?;
+        let nt = self.config.suite.tag_len();
+        if tag.len() < nt {
             return Err(Error::BufferTooSmall {
                 needed: nt,
                 have: tag.len(),
             });
         }
-        let hlen = self.header_len(kid)?;
-        let have = header.len();
-        let header = header
-            .get_mut(have.saturating_sub(hlen)..)
-            .filter(|h| h.len() == hlen)
-            .ok_or(Error::BufferTooSmall { needed: hlen, have })?;
-        let Some(Slot::Send { key, next }) = self.keys.get_mut(&kid) else {
-            return Err(Error::NoSendKey(kid));
-        };
-        let ctr = next.ok_or(Error::CounterExhausted(kid))?;
-        Header::new(kid, Counter(ctr)).encode(header);
-        *next = ctr.checked_add(1);
-        keystream(key, ctr, payload);
-        tag.copy_from_slice(&aad_tag(key, ctr, header, metadata, payload)[..nt]);
+        let k = self.send_key(kid)?;
+        let ctr = k.next.ok_or(Error::CounterExhausted(kid))?;
+        let h = Header::new(kid, Counter(ctr));
+        let hlen = h.encoded_len();
+        let hstart = header
+            .len()
+            .checked_sub(hlen)
+            .ok_or(Error::BufferTooSmall {
+                needed: hlen,
+                have: header.len(),
+            })?;
+        let header = &mut header[hstart..];
+        // `header` is exactly `hlen` bytes, the header's encoded length.
+        h.encode(header).ok_or(Error::BufferTooSmall {
+            needed: hlen,
+            have: header.len(),
+        })?;
+        // Consume the counter before encrypting: it is never used twice, whatever happens next.
+        k.next = ctr.checked_add(1);
+        let mut scratch = [0u8; MAX_HEADER_LEN + MAX_METADATA_LEN];
+        let aad = aad(header, metadata, &mut scratch);
+        k.aead
+            .seal_in_place(&nonce(&k.salt, ctr), aad, payload, &mut tag[..nt])?;
         Ok(hlen)
     }
 
-    /// Opens `frame` = header || ct || tag in place.
-    pub fn open_in_place(&mut self, metadata: &[u8], frame: &mut [u8]) -> Result<Opened, Error> {
-        if metadata.len() > MAX_METADATA_LEN {
-            return Err(Error::MetadataTooLong {
-                len: metadata.len(),
-                max: MAX_METADATA_LEN,
+    /// Seals `buf[payload]` in place: the header goes just before it (so
+    /// `payload.start >= header_len(kid)`; [`MAX_HEADER_LEN`] always suffices), the tag just after
+    /// it (so `buf.len() >= payload.end + Nt`). Returns the range of the whole ciphertext.
+    pub fn seal_in_place(
+        &mut self,
+        kid: KeyId,
+        metadata: &[u8],
+        buf: &mut [u8],
+        payload: Range<usize>,
+    ) -> Result<Range<usize>, Error> {
+        let nt = self.config.suite.tag_len();
+        let end = payload.end.checked_add(nt).ok_or(Error::BufferTooSmall {
+            needed: usize::MAX,
+            have: buf.len(),
+        })?;
+        if payload.start > payload.end || end > buf.len() {
+            return Err(Error::BufferTooSmall {
+                needed: end.max(payload.start),
+                have: buf.len(),
             });
         }
+        let (header, rest) = buf.split_at_mut(payload.start);
+        let (body, tag) = rest.split_at_mut(payload.end - payload.start);
+        let hlen = self.seal_detached(kid, metadata, header, body, &mut tag[..nt])?;
+        Ok(payload.start - hlen..end)
+    }
+
+    /// Seals `plaintext` under `kid` into `out` (which needs `plaintext.len() + header + Nt`
+    /// bytes; [`Context::max_overhead`] bounds header + tag). Returns the ciphertext length.
+    pub fn seal(
+        &mut self,
+        kid: KeyId,
+        metadata: &[u8],
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        let hlen = self.header_len(kid)?;
+        let needed = hlen + plaintext.len() + self.config.suite.tag_len();
+        if out.len() < needed {
+            return Err(Error::BufferTooSmall {
+                needed,
+                have: out.len(),
+            });
+        }
+        out[hlen..hlen + plaintext.len()].copy_from_slice(plaintext);
+        let r = self.seal_in_place(
+            kid,
+            metadata,
+            &mut out[..needed],
+            hlen..hlen + plaintext.len(),
+        )?;
+        Ok(r.end)
+    }
+
+    /// Opens `frame` (`header || ciphertext || tag`) in place; the plaintext is left at
+    /// `frame[opened.payload]`. On any error no key, counter or window changes.
+    pub fn open_in_place(&mut self, metadata: &[u8], frame: &mut [u8]) -> Result<Opened, Error> {
+        check_metadata(metadata)?;
         let (h, hlen) = Header::decode(frame)?;
-        let nt = self.suite.tag_len();
+        let nt = self.config.suite.tag_len();
         let min = hlen + nt;
         if frame.len() < min {
             return Err(Error::TruncatedCiphertext {
@@ -205,9 +399,9 @@ impl Context {
                 min,
             });
         }
-        let (key, newest, seen) = match self.keys.get_mut(&h.kid) {
-            Some(Slot::Recv { key, newest, seen }) => (key, newest, seen),
-            Some(Slot::Send { .. }) => {
+        let k = match self.keys.get_mut(&h.kid) {
+            Some(Slot::Recv(k)) => k,
+            Some(Slot::Send(_)) => {
                 return Err(Error::WrongKeyDirection {
                     kid: h.kid,
                     installed: "send",
@@ -217,48 +411,15 @@ impl Context {
             }
             None => return Err(Error::UnknownKeyId(h.kid)),
         };
-        let ctr = h.ctr.0;
-        if let Some(n) = *newest
-            && ctr <= n
-        {
-            {
-                let age = n - ctr;
-                if age >= 64 {
-                    return Err(Error::TooOld {
-                        kid: h.kid,
-                        ctr: h.ctr,
-                        newest: Counter(n),
-                    });
-                }
-                if *seen & (1 << age) != 0 {
-                    return Err(Error::Replayed {
-                        kid: h.kid,
-                        ctr: h.ctr,
-                    });
-                }
-            }
-        }
+        k.window.check_frame(h.kid, h.ctr)?;
         let len = frame.len();
         let (header, rest) = frame.split_at_mut(hlen);
         let (body, tag) = rest.split_at_mut(len - min);
-        let want = aad_tag(key, ctr, header, metadata, body);
-        if want[..nt] != *tag {
-            return Err(Error::AuthenticationFailed);
-        }
-        keystream(key, ctr, body);
-        match *newest {
-            Some(n) if ctr <= n => *seen |= 1 << (n - ctr),
-            Some(n) => {
-                let shift = ctr - n;
-                *seen = if shift >= 64 { 0 } else { *seen << shift };
-                *seen |= 1;
-                *newest = Some(ctr);
-            }
-            None => {
-                *seen = 1;
-                *newest = Some(ctr);
-            }
-        }
+        let mut scratch = [0u8; MAX_HEADER_LEN + MAX_METADATA_LEN];
+        let aad = aad(header, metadata, &mut scratch);
+        k.aead
+            .open_in_place(&nonce(&k.salt, h.ctr.0), aad, body, tag)?;
+        k.window.record(h.ctr.0);
         Ok(Opened {
             kid: h.kid,
             ctr: h.ctr,
@@ -266,31 +427,8 @@ impl Context {
         })
     }
 
-    /// Seals `plaintext` into `out`; returns the ciphertext length.
-    pub fn seal(
-        &mut self,
-        kid: KeyId,
-        metadata: &[u8],
-        plaintext: &[u8],
-        out: &mut [u8],
-    ) -> Result<usize, Error> {
-        let hlen = self.header_len(kid)?;
-        let (n, nt) = (plaintext.len(), self.suite.tag_len());
-        let needed = hlen + n + nt;
-        if out.len() < needed {
-            return Err(Error::BufferTooSmall {
-                needed,
-                have: out.len(),
-            });
-        }
-        let (header, rest) = out.split_at_mut(hlen);
-        let (body, rest) = rest.split_at_mut(n);
-        body.copy_from_slice(plaintext);
-        self.seal_detached(kid, metadata, header, body, &mut rest[..nt])?;
-        Ok(needed)
-    }
-
-    /// Opens `ciphertext` into `out`; the plaintext is at `out[opened.payload]`.
+    /// Opens `ciphertext` into `out` (which needs `ciphertext.len()` bytes); the plaintext is at
+    /// `out[opened.payload]`. On any error no key, counter or window changes.
     pub fn open(
         &mut self,
         metadata: &[u8],

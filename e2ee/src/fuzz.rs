@@ -1,19 +1,153 @@
 //! Bodies of the fuzz targets in `fuzz/`. They live here, compiled in every build, so they
-//! cannot rot; the targets are one-line shims, and the tests replay the committed seed corpus
-//! through the same functions in `cargo test`.
+//! cannot rot; the targets are one-line shims, and `tests/fuzz_corpus.rs` replays the committed
+//! seed corpus through the same functions in `cargo test`.
 //!
 //! Each body asserts invariants, so the fuzzer finds wrong answers, not only panics.
 
-use crate::media::{
-    Codec, clear_prefix_len, frame_info, h264_escape, h264_escaped_len, h264_max_escaped_len,
-    h264_unescape_in_place, open_frame, seal_buffer_len, seal_frame,
-};
-use crate::{CipherSuite, Context, KeyId};
+use crate::header::Header;
+use crate::{ALL_SUITES, Context, ContextConfig, Counter, Error, KeyId, MAX_HEADER_LEN};
+
+/// `sframe_header`: decoding arbitrary bytes never panics, and whatever decodes re-encodes to
+/// exactly the bytes it was read from (one wire form per header).
+pub fn sframe_header(data: &[u8]) {
+    if let Ok((h, n)) = Header::decode(data) {
+        assert!((1..=MAX_HEADER_LEN).contains(&n));
+        let (b, m) = h.to_bytes();
+        assert_eq!(&b[..m], &data[..n], "re-encoding differs");
+        assert_eq!(h.encoded_len(), n);
+    }
+}
+
+/// A tiny byte reader that yields zeros once the input runs out.
+struct Input<'a>(&'a [u8]);
+
+impl<'a> Input<'a> {
+    fn u8(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((&b, rest)) => {
+                self.0 = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+    fn u16(&mut self) -> u16 {
+        u16::from_be_bytes([self.u8(), self.u8()])
+    }
+    fn bytes(&mut self, n: usize) -> &'a [u8] {
+        let n = n.min(self.0.len());
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        a
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// `sframe_open`: a structured run against one receiver. The input picks a suite, a replay
+/// window and KIDs, then a sequence of operations: open raw attacker bytes, or seal a genuine
+/// frame, corrupt it (or not) and open it, possibly twice. Invariants:
+/// - nothing panics;
+/// - a frame with any byte changed never opens;
+/// - a genuine frame opens exactly once (a second open is a replay), unless it is older than the
+///   window;
+/// - a failed open leaves the receiver able to open the genuine frame afterwards.
+pub fn sframe_open(data: &[u8]) {
+    let mut inp = Input(data);
+    let suite = ALL_SUITES[usize::from(inp.u8()) % ALL_SUITES.len()];
+    let mut cfg = ContextConfig::new(suite);
+    cfg.replay_window = u32::from(inp.u16() % 2048) + 1;
+    let (Ok(mut tx), Ok(mut rx)) = (Context::with_config(cfg.clone()), Context::with_config(cfg))
+    else {
+        return;
+    };
+    let kid = KeyId(u64::from(inp.u16()));
+    let start = Counter(u64::from(inp.u16()) << (inp.u8() % 48));
+    let key = [0x42u8; 16];
+    if tx.add_send_key_at(kid, &key, start).is_err() || rx.add_recv_key(kid, &key).is_err() {
+        return;
+    }
+    let mut buf = [0u8; 512 + MAX_HEADER_LEN + 16];
+    let mut out = [0u8; 512 + MAX_HEADER_LEN + 16];
+    while !inp.is_empty() {
+        match inp.u8() % 3 {
+            0 => {
+                let len = usize::from(inp.u16()) % 600;
+                let raw = inp.bytes(len);
+                let meta_len = usize::from(inp.u8() % 8);
+                let meta = [0u8; 8];
+                if let Ok(o) = rx.open(&meta[..meta_len], raw, &mut out) {
+                    // Only a genuine frame can open, and its payload lies inside the input.
+                    assert!(o.payload.end <= raw.len());
+                }
+            }
+            _ => {
+                let len = usize::from(inp.u16()) % 512;
+                let pt = inp.bytes(len).to_vec();
+                let meta_len = usize::from(inp.u8() % 16);
+                let meta = inp.bytes(meta_len).to_vec();
+                let Ok(n) = tx.seal(kid, &meta, &pt, &mut buf) else {
+                    return; // counter exhausted: the run is over
+                };
+                let flip_at = usize::from(inp.u16());
+                let flip = inp.u8();
+                if flip != 0 {
+                    let mut bad = buf[..n].to_vec();
+                    let mut bad_meta = meta.clone();
+                    let i = flip_at % (n + meta.len());
+                    if i < n {
+                        bad[i] ^= flip;
+                    } else {
+                        bad_meta[i - n] ^= flip;
+                    }
+                    assert!(
+                        rx.open(&bad_meta, &bad, &mut out).is_err(),
+                        "a corrupted frame opened"
+                    );
+                }
+                match rx.open(&meta, &buf[..n], &mut out) {
+                    Ok(o) => {
+                        assert_eq!(&out[o.payload], &pt[..]);
+                        assert!(matches!(
+                            rx.open(&meta, &buf[..n], &mut out),
+                            Err(Error::Replayed { .. })
+                        ));
+                    }
+                    Err(Error::TooOld { .. }) => {}
+                    Err(e) => panic!("a genuine frame failed to open: {e}"),
+                }
+            }
+        }
+    }
+}
+
+/// `key_message`: any bytes as a key-agreement message: decoding never panics, and whatever
+/// decodes re-encodes to the same bytes (every message has exactly one encoding).
+pub fn key_message(data: &[u8]) {
+    use crate::agreement::{Announcement, KeyDelivery, KeyMessage};
+    match KeyMessage::decode(data) {
+        Ok(KeyMessage::Announcement(a)) => {
+            assert_eq!(&a.encode()[..], data);
+            assert_eq!(Announcement::decode(data).as_ref(), Ok(&a));
+        }
+        Ok(KeyMessage::KeyDelivery(d)) => {
+            assert_eq!(&d.encode()[..], data);
+            assert_eq!(KeyDelivery::decode(data).as_ref(), Ok(&d));
+        }
+        Err(_) => {}
+    }
+}
 
 /// `media_frame`: the first byte picks the codec, the rest is a frame. The prefix parsers never
 /// panic and agree with each other; escaping round-trips; raw bytes never open; a frame that
 /// seals opens back to itself; a seal is refused only for a frame the prefix rule rejects.
 pub fn media_frame(data: &[u8]) {
+    use crate::media::{
+        Codec, clear_prefix_len, frame_info, h264_escape, h264_escaped_len, h264_max_escaped_len,
+        h264_unescape_in_place, open_frame, seal_buffer_len, seal_frame,
+    };
+    use crate::{CipherSuite, Context, KeyId};
     let Some((&selector, frame)) = data.split_first() else {
         return;
     };

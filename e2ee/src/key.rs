@@ -86,7 +86,6 @@ pub fn derive_key_material(
 
 /// Derives the AEAD key and salt for `kid`, ready to seal or open.
 #[allow(clippy::type_complexity)] // (AEAD key, salt): read once, at the call site
-#[allow(dead_code)] // wip-media only: its stand-in Context derives no keys; drop at merge
 pub(crate) fn derive_aead(
     suite: &dyn SuiteProvider,
     kid: KeyId,

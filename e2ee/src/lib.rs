@@ -51,6 +51,20 @@
 //!   the AEAD runs, and reaching its end is an error, never a wrap.
 //! - Secrets (base keys, derived keys, salts, DH outputs) are erased on drop with `zeroize`.
 //!
+//! ## Why our own SFrame, and not the `sframe` crate
+//!
+//! `sframe` 2.x is a careful RFC 9605 implementation, and we keep it as a differential oracle
+//! (`tests/differential_sframe.rs`: same bytes both ways for random KIDs, counters, metadata
+//! and payloads) and as the peer in `benches/`. We do not build on it because:
+//! - its backends are exclusive cargo features: the ring one (the fast one) has no AES-CTR
+//!   suites, and a build cannot offer ring's GCM and the CTR suites side by side, nor a
+//!   vendor's own FIPS module for some suites; our provider trait is per suite;
+//! - it has no post-RFC suites 6-8, no codec-aware clear prefix (what lets an SFU switch
+//!   simulcast layers on encrypted frames), and no key agreement or rotation;
+//! - our seal writes the header into headroom before the payload and the tag after it, so the
+//!   payload never moves, and builds the AAD on the stack: no allocation per frame, measured by
+//!   a counting allocator (`tests/no_alloc.rs`).
+//!
 //! ## Errors
 //!
 //! One [`Error`] enum, grouped by fault: malformed network input (drop the frame, count it),
@@ -75,10 +89,10 @@ mod suite;
 #[doc(hidden)]
 pub mod fuzz;
 
-pub use context::{Context, ContextConfig, Opened};
+pub use context::{Context, ContextConfig, MAX_METADATA_LEN, Opened};
 pub use error::{Error, HeaderError};
 pub use header::{Header, MAX_HEADER_LEN};
-pub use replay::ReplayWindow;
+pub use replay::{MAX_REPLAY_WINDOW, ReplayVerdict, ReplayWindow};
 pub use suite::{ALL_SUITES, CipherSuite, Hash, MAX_KEY_LEN, MAX_TAG_LEN, NONCE_LEN};
 
 /// Declares a `u64` newtype id with `Display` as `<label> <hex>`.

@@ -1,0 +1,271 @@
+//! One subscription's forwarding decision and header rewrite.
+//!
+//! The forwarder sees every packet of the subscribed track (all simulcast layers) and decides
+//! per packet: forward (with the rewrite to apply) or drop (with the reason). It switches
+//! spatial layers only at a keyframe of the target layer, keeps the outgoing sequence numbers
+//! continuous across switches and drops (leaving one deliberate gap when the previous layer's
+//! frame was cut short, so the decoder discards it), maps timestamps across layers using the
+//! publishers' sender reports, and keeps VP8 picture IDs and TL0PICIDX continuous.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use super::store::Rewrite;
+use super::{DropReason, LayerPreference};
+
+/// What the engine learned about one incoming media packet.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PacketInfo {
+    pub(crate) ext_seq: u64,
+    pub(crate) ts: u32,
+    pub(crate) marker: bool,
+    pub(crate) spatial: u8,
+    pub(crate) temporal: u8,
+    /// The packet starts a frame.
+    pub(crate) frame_start: bool,
+    /// The packet starts a keyframe (decodable without earlier frames of its layer).
+    pub(crate) keyframe: bool,
+    pub(crate) padding_only: bool,
+    /// VP8 picture ID and TL0PICIDX, for VP8 packets.
+    pub(crate) vp8: Option<Vp8Ids>,
+    /// `rtp - ntp_ticks` of this layer's last sender report, for cross-layer alignment.
+    pub(crate) layer_base: Option<u32>,
+    pub(crate) arrival: Instant,
+}
+
+/// The VP8 descriptor fields the forwarder keeps continuous.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Vp8Ids {
+    /// Picture ID and whether it is in the 15-bit form.
+    pub(crate) picture_id: Option<(u16, bool)>,
+    pub(crate) tl0: Option<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Forward { rewrite: Rewrite, switched: bool },
+    Drop(DropReason),
+}
+
+/// Most sequence-offset breakpoints kept for late (retransmitted) packets.
+const BREAKPOINTS: usize = 256;
+
+#[derive(Debug)]
+pub(crate) struct Forwarder {
+    clock_rate: u32,
+    pub(crate) current: Option<u8>,
+    pub(crate) target: u8,
+    pub(crate) max_temporal: u8,
+    /// Temporal ceiling actually applied; moves up only at a TL0 frame start.
+    applied_temporal: u8,
+    pub(crate) paused: bool,
+    last_in: Option<u64>,
+    /// (first input ext seq, offset) pairs: out = in + offset (mod 2^16).
+    breakpoints: VecDeque<(u64, i64)>,
+    last_out_seq: Option<u64>,
+    ts_offset: u32,
+    last_out_ts: u32,
+    last_out_at: Option<Instant>,
+    last_base: Option<u32>,
+    picid_offset: u16,
+    tl0_offset: u8,
+    last_out_picid: Option<u16>,
+    last_out_tl0: Option<u8>,
+    /// The last forwarded packet ended a frame.
+    last_marker: bool,
+    /// Current frame is being dropped (temporal filtering decides per frame).
+    dropping_frame: bool,
+}
+
+impl Forwarder {
+    pub(crate) fn new(clock_rate: u32, audio: bool) -> Self {
+        Self {
+            clock_rate,
+            current: if audio { Some(0) } else { None },
+            target: 0,
+            max_temporal: u8::MAX,
+            applied_temporal: u8::MAX,
+            paused: false,
+            last_in: None,
+            breakpoints: VecDeque::with_capacity(BREAKPOINTS),
+            last_out_seq: None,
+            ts_offset: 0,
+            last_out_ts: 0,
+            last_out_at: None,
+            last_base: None,
+            picid_offset: 0,
+            tl0_offset: 0,
+            last_out_picid: None,
+            last_out_tl0: None,
+            last_marker: true,
+            dropping_frame: false,
+        }
+    }
+
+    pub(crate) fn set_preference(&mut self, pref: LayerPreference, available_spatial: u8) {
+        self.paused = pref.paused;
+        self.target = pref.max_spatial.min(available_spatial);
+        self.max_temporal = pref.max_temporal;
+        if self.max_temporal < self.applied_temporal {
+            self.applied_temporal = self.max_temporal;
+        }
+    }
+
+    /// True when the forwarder waits for a keyframe of `target` (to start, or to switch).
+    pub(crate) fn wants_keyframe(&self) -> bool {
+        !self.paused && self.current != Some(self.target)
+    }
+
+    fn offset_for(&self, ext: u64) -> Option<i64> {
+        self.breakpoints
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= ext)
+            .map(|&(_, o)| o)
+    }
+
+    fn push_breakpoint(&mut self, from: u64, offset: i64) {
+        if self.breakpoints.len() == BREAKPOINTS {
+            self.breakpoints.pop_front();
+        }
+        self.breakpoints.push_back((from, offset));
+    }
+
+    /// Drop of an in-order packet of the current layer: later packets close the hole.
+    fn drop_in_order(&mut self, p: &PacketInfo, reason: DropReason) -> Verdict {
+        if let (Some(last), Some(&(_, off))) = (self.last_in, self.breakpoints.back())
+            && p.ext_seq > last
+        {
+            // Later packets take this one's number; a late packet below it keeps the old
+            // offset through the breakpoint list.
+            self.push_breakpoint(p.ext_seq + 1, off - 1);
+            self.last_in = Some(p.ext_seq);
+        }
+        Verdict::Drop(reason)
+    }
+
+    pub(crate) fn on_packet(&mut self, p: &PacketInfo) -> Verdict {
+        if self.paused {
+            return Verdict::Drop(DropReason::Paused);
+        }
+        let mut switched = false;
+        if self.current != Some(p.spatial) {
+            if !(p.spatial == self.target && p.keyframe && p.frame_start) {
+                return Verdict::Drop(DropReason::NotCurrentLayer);
+            }
+            self.switch_to(p);
+            switched = true;
+        } else if p.padding_only {
+            return self.drop_in_order(p, DropReason::PaddingOnly);
+        }
+        let late = self.last_in.is_some_and(|last| p.ext_seq <= last);
+        if late {
+            if p.temporal > self.applied_temporal {
+                return Verdict::Drop(DropReason::TemporalLayer);
+            }
+        } else {
+            // Temporal filtering, per frame: decided at the frame's first packet. The ceiling
+            // rises only at a TL0 frame, which every higher layer can decode from.
+            if p.frame_start {
+                if p.temporal == 0 && self.applied_temporal < self.max_temporal {
+                    self.applied_temporal = self.max_temporal;
+                }
+                self.dropping_frame = p.temporal > self.applied_temporal;
+            }
+            if self.dropping_frame {
+                return self.drop_in_order(p, DropReason::TemporalLayer);
+            }
+        }
+        let offset = match self.last_in {
+            Some(_) if late => match self.offset_for(p.ext_seq) {
+                Some(o) => o,
+                None => return Verdict::Drop(DropReason::TooLate),
+            },
+            _ => {
+                self.last_in = Some(p.ext_seq);
+                match self.breakpoints.back() {
+                    Some(&(_, o)) => o,
+                    None => 0,
+                }
+            }
+        };
+        let out_seq = (p.ext_seq as i64 + offset) as u64;
+        if self.last_out_seq.is_none_or(|l| out_seq > l) {
+            self.last_out_seq = Some(out_seq);
+            self.last_marker = p.marker;
+        }
+        let ts = p.ts.wrapping_add(self.ts_offset);
+        if p.arrival >= self.last_out_at.unwrap_or(p.arrival) {
+            self.last_out_ts = ts;
+            self.last_out_at = Some(p.arrival);
+        }
+        let vp8 = p.vp8.map(
+            |Vp8Ids {
+                 picture_id: pic,
+                 tl0,
+             }| {
+                let pic = pic.map(|(v, long)| {
+                    let m = if long { 0x7fff } else { 0x7f };
+                    let out = v.wrapping_add(self.picid_offset) & m;
+                    self.last_out_picid = Some(out);
+                    out
+                });
+                let tl0 = tl0.map(|t| {
+                    let out = t.wrapping_add(self.tl0_offset);
+                    self.last_out_tl0 = Some(out);
+                    out
+                });
+                (pic.unwrap_or(0), tl0)
+            },
+        );
+        Verdict::Forward {
+            rewrite: Rewrite {
+                seq: out_seq as u16,
+                ts,
+                marker: p.marker,
+                vp8: vp8.filter(|_| p.vp8.is_some_and(|v| v.picture_id.is_some())),
+            },
+            switched,
+        }
+    }
+
+    fn switch_to(&mut self, p: &PacketInfo) {
+        // Sequence: continue after the last sent number, one gap if that frame was cut short.
+        let out_start = match self.last_out_seq {
+            Some(l) => l + 1 + u64::from(!self.last_marker),
+            None => p.ext_seq,
+        };
+        self.breakpoints.clear();
+        self.push_breakpoint(p.ext_seq, out_start as i64 - p.ext_seq as i64);
+        self.last_in = Some(p.ext_seq);
+        // Timestamp: same capture clock if both layers have sender reports, else elapsed time.
+        self.ts_offset = match (self.last_out_at, self.last_base, p.layer_base) {
+            (Some(_), Some(old), Some(new)) => self.ts_offset.wrapping_add(new.wrapping_sub(old)),
+            (Some(at), _, _) => {
+                let elapsed = p.arrival.saturating_duration_since(at);
+                let ticks = (elapsed.as_micros() as u64 * u64::from(self.clock_rate) / 1_000_000)
+                    .max(1) as u32;
+                self.last_out_ts.wrapping_add(ticks).wrapping_sub(p.ts)
+            }
+            (None, _, _) => 0,
+        };
+        self.last_base = p.layer_base;
+        // VP8: continue picture IDs and TL0PICIDX.
+        if let Some(Vp8Ids {
+            picture_id: pic,
+            tl0,
+        }) = p.vp8
+        {
+            if let (Some((v, long)), Some(last)) = (pic, self.last_out_picid) {
+                let m = if long { 0x7fff } else { 0x7f };
+                self.picid_offset = last.wrapping_add(1).wrapping_sub(v) & m;
+            }
+            if let (Some(t), Some(last)) = (tl0, self.last_out_tl0) {
+                self.tl0_offset = last.wrapping_add(1).wrapping_sub(t);
+            }
+        }
+        self.current = Some(p.spatial);
+        self.applied_temporal = self.max_temporal;
+        self.dropping_frame = false;
+    }
+}

@@ -1,0 +1,155 @@
+//! The packet store: every received media packet is copied once into a preallocated ring of
+//! slots; forwards and retransmissions refer to it by (slot, generation). A slot is reused
+//! after the ring wraps, which bumps its generation, so a stale reference is detected instead
+//! of sending the wrong bytes.
+
+/// Largest packet the store keeps (bytes). Larger datagrams are dropped and counted.
+pub(crate) const MAX_PACKET: usize = 1500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SlotRef {
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
+}
+
+/// What was parsed from a stored packet, so sending a copy needs no second parse.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SlotMeta {
+    /// Payload offset and length (padding excluded).
+    pub(crate) payload: (u16, u16),
+    /// The RFC 6464 audio level byte, if the packet carried one.
+    pub(crate) audio_level: Option<u8>,
+    /// Offset and length of the dependency descriptor value, if present.
+    pub(crate) dd: Option<(u16, u16)>,
+}
+
+#[derive(Debug)]
+pub(crate) struct PacketStore {
+    data: Box<[u8]>,
+    lens: Box<[u16]>,
+    meta: Box<[SlotMeta]>,
+    generations: Box<[u32]>,
+    next: usize,
+}
+
+impl PacketStore {
+    pub(crate) fn new(slots: usize) -> Self {
+        let slots = slots.max(16);
+        Self {
+            data: vec![0; slots * MAX_PACKET].into_boxed_slice(),
+            lens: vec![0; slots].into_boxed_slice(),
+            meta: vec![SlotMeta::default(); slots].into_boxed_slice(),
+            generations: vec![0; slots].into_boxed_slice(),
+            next: 0,
+        }
+    }
+
+    /// Copies `packet` into the next slot (the oldest is overwritten). `None` if too large.
+    pub(crate) fn insert(&mut self, packet: &[u8], meta: SlotMeta) -> Option<SlotRef> {
+        if packet.len() > MAX_PACKET {
+            return None;
+        }
+        let i = self.next;
+        self.next = (self.next + 1) % self.lens.len();
+        self.generations[i] = self.generations[i].wrapping_add(1);
+        self.lens[i] = packet.len() as u16;
+        self.meta[i] = meta;
+        self.data[i * MAX_PACKET..i * MAX_PACKET + packet.len()].copy_from_slice(packet);
+        Some(SlotRef {
+            index: i as u32,
+            generation: self.generations[i],
+        })
+    }
+
+    /// The packet behind `r`, if its slot has not been reused since.
+    pub(crate) fn get(&self, r: SlotRef) -> Option<(&[u8], SlotMeta)> {
+        let i = r.index as usize;
+        if *self.generations.get(i)? != r.generation {
+            return None;
+        }
+        let data = &self.data[i * MAX_PACKET..i * MAX_PACKET + usize::from(self.lens[i])];
+        Some((data, self.meta[i]))
+    }
+}
+
+/// What a subscriber was sent under one outgoing sequence number, for answering its NACKs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sent {
+    pub(crate) out_seq: u16,
+    pub(crate) slot: SlotRef,
+    pub(crate) rewrite: Rewrite,
+}
+
+/// The per-subscriber rewrite of one forwarded packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Rewrite {
+    pub(crate) seq: u16,
+    pub(crate) ts: u32,
+    pub(crate) marker: bool,
+    /// VP8 picture ID and TL0PICIDX to write, if rewritten.
+    pub(crate) vp8: Option<(u16, Option<u8>)>,
+}
+
+/// A fixed-size history of what one subscription sent, indexed by outgoing sequence number.
+#[derive(Debug)]
+pub(crate) struct SendHistory {
+    entries: Box<[Option<Sent>]>,
+}
+
+impl SendHistory {
+    pub(crate) fn new(len: usize) -> Self {
+        Self {
+            entries: vec![None; len.max(16)].into_boxed_slice(),
+        }
+    }
+
+    pub(crate) fn record(&mut self, s: Sent) {
+        let n = self.entries.len();
+        self.entries[usize::from(s.out_seq) % n] = Some(s);
+    }
+
+    pub(crate) fn lookup(&self, out_seq: u16) -> Option<Sent> {
+        let n = self.entries.len();
+        self.entries[usize::from(out_seq) % n].filter(|s| s.out_seq == out_seq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_slots_are_detected() {
+        let mut s = PacketStore::new(16);
+        let m = SlotMeta::default();
+        let a = s.insert(b"first", m).unwrap();
+        assert_eq!(s.get(a), Some((&b"first"[..], m)));
+        for _ in 0..16 {
+            s.insert(b"x", m).unwrap();
+        }
+        assert_eq!(s.get(a), None);
+        assert!(s.insert(&[0; MAX_PACKET + 1], m).is_none());
+    }
+
+    #[test]
+    fn history_keeps_the_latest_per_index() {
+        let mut h = SendHistory::new(16);
+        let slot = SlotRef {
+            index: 0,
+            generation: 1,
+        };
+        let rw = Rewrite::default();
+        h.record(Sent {
+            out_seq: 3,
+            slot,
+            rewrite: rw,
+        });
+        h.record(Sent {
+            out_seq: 19,
+            slot,
+            rewrite: rw,
+        });
+        assert_eq!(h.lookup(3), None);
+        assert_eq!(h.lookup(19).unwrap().out_seq, 19);
+    }
+}
