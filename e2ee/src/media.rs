@@ -15,7 +15,7 @@
 //! |---|---|---|
 //! | [`Codec::Vp8`] | frame tag (3 bytes); on keyframes also start code and dimensions (10 bytes) | the prefix |
 //! | [`Codec::Opus`] | the TOC byte | the prefix |
-//! | [`Codec::H264`] | Annex B up to and including the NAL header byte of the first slice | the prefix with every start code as `00 00 00 01` |
+//! | [`Codec::H264`] | Annex B up to and including the NAL header byte of the first slice | canonical form: each NAL unit behind `00 00 00 01` |
 //! | [`Codec::Av1`] | none: the SFU reads the dependency descriptor RTP header extension | empty |
 //! | [`Codec::Plain`] | none: RFC 9605 as is | empty |
 //!
@@ -66,14 +66,26 @@
 //!   same rule ([`clear_prefix_len`]), so nothing about it travels on the wire.
 //! - The parsers ([`frame_info`], [`Vp8Info::parse`], [`OpusToc::parse`], [`H264Info::parse`])
 //!   read only the clear prefix, so they work on an encrypted frame as on a plain one, and never
-//!   panic on any input.
+//!   panic on any input. `crate::fuzz::media_frame` is their fuzz body.
+//! - H.264 ends the prefix at the slice's NAL header byte. libwebrtc receivers also read the
+//!   slice header's `pic_parameter_set_id` on IDR frames; whether that needs more clear bytes is
+//!   an open interop question (see the wire-format document, §9).
+//!
+//! ## Errors
+//!
+//! A frame that breaks its codec's prefix rule is [`Error::InvalidFrame`] (or
+//! [`Error::MetadataTooLong`] for an oversized H.264 prefix), on both sides: a sender never
+//! sends such a frame in clear, a receiver drops it. A buffer too small for a seal is
+//! [`Error::BufferTooSmall`] with the exact size needed. Everything else comes from the
+//! [`Context`].
 
 use core::fmt;
 
 use crate::{Context, Error, KeyId, Opened};
 
 /// The longest clear prefix accepted, counted in its metadata form (for H.264 the canonical
-/// form, which is at least as long as the prefix). It equals the context's metadata limit.
+/// form, which is longer than the prefix when it has 3-byte start codes). It equals the
+/// context's metadata limit.
 pub const MAX_CLEAR_PREFIX_LEN: usize = 1024;
 
 const VP8_TAG_LEN: usize = 3;
