@@ -171,6 +171,12 @@ impl Forwarder {
                     self.applied_temporal = self.max_temporal;
                 }
                 self.dropping_frame = p.temporal > self.applied_temporal;
+                // A dropped frame gives up its picture ID: the next forwarded frame takes it,
+                // so the subscriber sees consecutive IDs (TL0PICIDX is unaffected: only frames
+                // above layer 0 are ever dropped).
+                if self.dropping_frame && p.vp8.is_some_and(|v| v.picture_id.is_some()) {
+                    self.picid_offset = self.picid_offset.wrapping_sub(1);
+                }
             }
             if self.dropping_frame {
                 return self.drop_in_order(p, DropReason::TemporalLayer);
@@ -240,7 +246,9 @@ impl Forwarder {
         self.last_in = Some(p.ext_seq);
         // Timestamp: same capture clock if both layers have sender reports, else elapsed time.
         self.ts_offset = match (self.last_out_at, self.last_base, p.layer_base) {
-            (Some(_), Some(old), Some(new)) => self.ts_offset.wrapping_add(new.wrapping_sub(old)),
+            // Same capture instant c: in = c + base, so out stays put when the offset moves
+            // by old_base - new_base.
+            (Some(_), Some(old), Some(new)) => self.ts_offset.wrapping_add(old.wrapping_sub(new)),
             (Some(at), _, _) => {
                 let elapsed = p.arrival.saturating_duration_since(at);
                 let ticks = (elapsed.as_micros() as u64 * u64::from(self.clock_rate) / 1_000_000)

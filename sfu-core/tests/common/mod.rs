@@ -40,3 +40,29 @@ pub(crate) fn vp8(
     p.extend_from_slice(&[0xaa; 100]);
     p
 }
+
+/// An Opus packet with a transport-cc and an RFC 6464 audio-level extension (id 4).
+pub(crate) fn opus(ssrc: u32, seq: u16, ts: u32, twcc: u16, level: u8) -> Vec<u8> {
+    let mut p = vec![0x90, 111];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ts.to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(&[0xbe, 0xde, 0, 2, (TWCC_ID << 4) | 1]);
+    p.extend_from_slice(&twcc.to_be_bytes());
+    p.extend_from_slice(&[(4 << 4), 0x80 | level, 0, 0, 0]);
+    p.extend_from_slice(&[0xfc; 60]);
+    p
+}
+
+/// A padding-only packet (a bandwidth probe) on `ssrc`.
+pub(crate) fn padding(ssrc: u32, seq: u16, ts: u32) -> Vec<u8> {
+    let mut p = vec![0xa0, 96];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ts.to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(&[0; 255]);
+    p.push(224);
+    p.truncate(12 + 224);
+    *p.last_mut().unwrap() = 224;
+    p
+}
