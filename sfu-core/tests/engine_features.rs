@@ -273,11 +273,11 @@ fn the_loudest_participant_becomes_active_speaker_with_hysteresis() {
         .unwrap();
     }
     let mut now = now;
-    let mut seq = 0u16;
     let mut speakers = vec![];
     // 2 s with A loud (level 20 = -20 dBov) and B quiet, then 2 s the other way round.
     for step in 0..200u32 {
         let (la, lb) = if step < 100 { (20, 90) } else { (90, 20) };
+        let seq = step as u16;
         e.handle_input(
             now,
             Input::Datagram {
@@ -292,7 +292,6 @@ fn the_loudest_participant_becomes_active_speaker_with_hysteresis() {
                 contents: &opus(2, seq, step * 960, seq, lb),
             },
         );
-        seq += 1;
         now += Duration::from_millis(20);
         e.handle_input(now, Input::Timeout);
         while let Some(ev) = e.poll_event() {
