@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use telesfu_core::engine::{
-    Codec, DropReason, EncodingConfig, EngineConfig, ExtensionIds, LayerPreference,
+    Codec, DropReason, EncodingConfig, EngineConfig, ExtensionIds, LayerPreference, Mid,
     ParticipantConfig, SubscriptionConfig, TrackConfig,
 };
 use telesfu_core::rtcp::{self, RtcpPacket};
@@ -44,6 +44,7 @@ fn setup() -> (Sim, telesfu_core::TrackId, telesfu_core::SubscriptionId) {
     let room = e.create_room();
     let mut ids = ExtensionIds::default();
     ids.transport_cc = Some(TWCC_ID);
+    ids.mid = Some(1);
     let mut pc = ParticipantConfig::default();
     pc.extensions = ids;
     let publisher = e.add_participant(room, pc).unwrap();
@@ -54,7 +55,9 @@ fn setup() -> (Sim, telesfu_core::TrackId, telesfu_core::SubscriptionId) {
     let track = e
         .publish(publisher, TrackConfig::new(Codec::Vp8, 96, Some(97), encs))
         .unwrap();
-    let cfg = SubscriptionConfig::new(Ssrc(5000), 100).with_rtx(Ssrc(5001), 101);
+    let cfg = SubscriptionConfig::new(Ssrc(5000), 100)
+        .with_rtx(Ssrc(5001), 101)
+        .with_mid(Mid::new("v1").unwrap());
     let sub = e.subscribe(now, viewer, track, cfg).unwrap();
     (
         Sim {

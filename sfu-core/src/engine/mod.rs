@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 pub use types::{
     Codec, DropReason, EncodingConfig, EngineConfig, EngineStats, Error, Event, ExtensionIds,
-    Input, LayerPreference, ParticipantConfig, Rid, SubscriptionConfig, SubscriptionStats,
+    Input, LayerPreference, Mid, ParticipantConfig, Rid, SubscriptionConfig, SubscriptionStats,
     TrackConfig, Transmit,
 };
 
@@ -1504,6 +1504,9 @@ impl Engine {
                 el += 1 + v.len();
             }
         };
+        if let (Some(id), Some(mid)) = (ids.mid, s.config.mid) {
+            put(id, mid.as_bytes());
+        }
         if let Some(id) = ids.transport_cc {
             let tw = sub_p.twcc_out;
             sub_p.twcc_out = tw.wrapping_add(1);

@@ -79,50 +79,67 @@ impl Codec {
     }
 }
 
-/// A simulcast restriction identifier (RFC 8851): 1-16 alphanumeric, `-` or `_` characters,
-/// stored inline.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Rid {
-    bytes: [u8; 16],
-    len: u8,
-}
-
-impl Rid {
-    /// A rid from its text; `None` if empty, longer than 16 bytes, or with other characters.
-    pub fn new(s: &str) -> Option<Self> {
-        Self::from_bytes(s.as_bytes())
-    }
-
-    /// A rid from the bytes of a rid header extension.
-    pub fn from_bytes(b: &[u8]) -> Option<Self> {
-        if b.is_empty()
-            || b.len() > 16
-            || !b
-                .iter()
-                .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
-        {
-            return None;
+/// Declares a short token type (1-16 bytes of `[A-Za-z0-9_-]`) stored inline, so carrying one
+/// never allocates.
+macro_rules! token_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name {
+            bytes: [u8; 16],
+            len: u8,
         }
-        let mut bytes = [0; 16];
-        bytes[..b.len()].copy_from_slice(b);
-        Some(Self {
-            bytes,
-            len: b.len() as u8,
-        })
-    }
 
-    /// The rid's text.
-    pub fn as_str(&self) -> &str {
-        // Only ASCII is ever stored (checked in `from_bytes`).
-        core::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
-    }
+        impl $name {
+            /// From text; `None` if empty, longer than 16 bytes, or with other characters.
+            pub fn new(s: &str) -> Option<Self> {
+                Self::from_bytes(s.as_bytes())
+            }
+
+            /// From the bytes of a header extension.
+            pub fn from_bytes(b: &[u8]) -> Option<Self> {
+                if b.is_empty()
+                    || b.len() > 16
+                    || !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
+                {
+                    return None;
+                }
+                let mut bytes = [0; 16];
+                bytes[..b.len()].copy_from_slice(b);
+                Some(Self {
+                    bytes,
+                    len: b.len() as u8,
+                })
+            }
+
+            /// The bytes.
+            pub fn as_bytes(&self) -> &[u8] {
+                &self.bytes[..usize::from(self.len)]
+            }
+
+            /// The text.
+            pub fn as_str(&self) -> &str {
+                // Only ASCII is ever stored (checked in `from_bytes`).
+                core::str::from_utf8(self.as_bytes()).unwrap_or("")
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.as_str())
+            }
+        }
+    };
 }
 
-impl fmt::Debug for Rid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Rid({})", self.as_str())
-    }
-}
+token_type!(
+    /// A simulcast restriction identifier (RFC 8851).
+    Rid
+);
+token_type!(
+    /// A media identification tag (RFC 8843): which m-line a packet belongs to.
+    Mid
+);
 
 /// Header extension IDs one participant negotiated (RFC 8285). `None` means not negotiated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -259,6 +276,10 @@ pub struct SubscriptionConfig {
     pub rtx_payload_type: Option<u8>,
     /// Initial layer preference.
     pub preference: LayerPreference,
+    /// The m-line's mid in the subscriber's negotiation, stamped on every packet when the
+    /// subscriber negotiated the mid extension (lets a browser route media before its SSRC is
+    /// known from signaling).
+    pub mid: Option<Mid>,
 }
 
 impl SubscriptionConfig {
@@ -270,7 +291,14 @@ impl SubscriptionConfig {
             payload_type,
             rtx_payload_type: None,
             preference: LayerPreference::ALL,
+            mid: None,
         }
+    }
+
+    /// With a mid.
+    pub fn with_mid(mut self, mid: Mid) -> Self {
+        self.mid = Some(mid);
+        self
     }
 
     /// With RTX.
