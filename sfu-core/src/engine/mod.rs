@@ -23,7 +23,7 @@ use crate::rtp::{RTP_HEADER_LEN, RtpPacket};
 use forward::{Forwarder, PacketInfo, Verdict, Vp8Ids};
 use recv::{RecvStream, SrInfo};
 use slab::Slab;
-use store::{PacketStore, Rewrite, SendHistory, Sent, SlotMeta, SlotRef};
+use store::{PacketStore, Rewrite, SendHistory, Sent, SlotMeta, SlotRef, Vp8Offsets};
 
 /// Largest RTCP datagram the engine builds.
 const MAX_RTCP: usize = 1200;
@@ -824,6 +824,7 @@ impl Engine {
         if arrival.newest {
             enc.prev_marker = pkt.marker();
         }
+        let mut vp8_offsets = None;
         if !info.padding_only {
             match codec {
                 Codec::Opus => {
@@ -835,6 +836,11 @@ impl Engine {
                         info.frame_start = d.start_of_partition && d.partition_id == 0;
                         info.keyframe = d.keyframe;
                         info.temporal = d.tid.map_or(0, |(t, _)| t);
+                        vp8_offsets = d.picture_id.as_ref().map(|(_, r)| Vp8Offsets {
+                            picture_id: r.start as u16,
+                            long_picture_id: r.len() == 2,
+                            tl0: d.tl0_pic_idx.map(|(_, o)| o as u16),
+                        });
                         info.vp8 = Some(Vp8Ids {
                             picture_id: d.picture_id.as_ref().map(|(v, r)| (*v, r.len() == 2)),
                             tl0: d.tl0_pic_idx.map(|(v, _)| v),
@@ -880,6 +886,7 @@ impl Engine {
                 .dependency_descriptor
                 .and_then(|i| pkt.extension(i))
                 .map(|v| (offset_in(v), v.len() as u16)),
+            vp8: vp8_offsets,
         };
         let Some(slot) = self.store.insert(pkt.as_bytes(), meta) else {
             self.stats.drops[DropReason::TooLarge.index()] += 1;
@@ -1479,51 +1486,33 @@ impl Engine {
             }
             None => (s.config.ssrc.0, s.config.payload_type, out.rewrite.seq),
         };
-        // Extensions: transport-cc, abs-send-time, audio level and dependency descriptor.
-        let mut ext = [0u8; 300];
-        let mut el = 0;
-        let mut two_byte = false;
-        let audio = meta.audio_level;
+        // Extensions in the subscriber's IDs: mid, transport-cc (this transport's own
+        // sequence), abs-send-time, audio level and dependency descriptor. Values are gathered
+        // first so the exact size is known before anything is written.
+        let tw = sub_p.twcc_out.to_be_bytes();
+        let us = now.saturating_duration_since(self.epoch).as_micros() as u64;
+        // abs-send-time: 6.18 fixed-point seconds, 24 bits.
+        let abs = (((us << 18) / 1_000_000) as u32 & 0x00ff_ffff).to_be_bytes();
+        let audio = meta.audio_level.map(|v| [v]);
         let dd = meta
             .dd
             .map(|(o, l)| &src[usize::from(o)..usize::from(o) + usize::from(l)]);
-        if dd.is_some_and(|d| d.len() > 16) {
-            two_byte = true;
-        }
-        let mut put = |id: u8, v: &[u8]| {
-            if two_byte {
-                if el + 2 + v.len() <= ext.len() {
-                    ext[el] = id;
-                    ext[el + 1] = v.len() as u8;
-                    ext[el + 2..el + 2 + v.len()].copy_from_slice(v);
-                    el += 2 + v.len();
-                }
-            } else if !v.is_empty() && v.len() <= 16 && el + 1 + v.len() <= ext.len() && id < 15 {
-                ext[el] = (id << 4) | (v.len() as u8 - 1);
-                ext[el + 1..el + 1 + v.len()].copy_from_slice(v);
-                el += 1 + v.len();
-            }
-        };
-        if let (Some(id), Some(mid)) = (ids.mid, s.config.mid) {
-            put(id, mid.as_bytes());
-        }
-        if let Some(id) = ids.transport_cc {
-            let tw = sub_p.twcc_out;
-            sub_p.twcc_out = tw.wrapping_add(1);
-            put(id, &tw.to_be_bytes());
-        }
-        if let Some(id) = ids.abs_send_time {
-            // 6.18 fixed-point seconds, 24 bits.
-            let us = now.saturating_duration_since(self.epoch).as_micros() as u64;
-            let v = ((us << 18) / 1_000_000) as u32 & 0x00ff_ffff;
-            put(id, &v.to_be_bytes()[1..]);
-        }
-        if let (Some(id), Some(v)) = (ids.audio_level, audio) {
-            put(id, &[v]);
-        }
-        if let (Some(id), Some(v)) = (ids.dependency_descriptor, dd) {
-            put(id, v);
-        }
+        let mid = s.config.mid;
+        let items: [(Option<u8>, Option<&[u8]>); 5] = [
+            (ids.mid, mid.as_ref().map(|m| m.as_bytes())),
+            (ids.transport_cc, Some(&tw[..])),
+            (ids.abs_send_time, Some(&abs[1..])),
+            (ids.audio_level, audio.as_ref().map(|a| &a[..])),
+            (ids.dependency_descriptor, dd),
+        ];
+        let two_byte = dd.is_some_and(|d| d.len() > 16);
+        let fits = |id: u8, v: &[u8]| two_byte || (id < 15 && (1..=16).contains(&v.len()));
+        let el: usize = items
+            .iter()
+            .filter_map(|(id, v)| Some((id.as_ref()?, v.as_ref()?)))
+            .filter(|(id, v)| fits(**id, v))
+            .map(|(_, v)| v.len() + if two_byte { 2 } else { 1 })
+            .sum();
         let ext_len = if el == 0 {
             0
         } else {
@@ -1537,6 +1526,9 @@ impl Engine {
             self.stats.drops[DropReason::TooLarge.index()] += 1;
             return None;
         }
+        if ids.transport_cc.is_some() {
+            sub_p.twcc_out = sub_p.twcc_out.wrapping_add(1);
+        }
         buf[0] = 0x80 | if ext_len > 0 { 0x10 } else { 0 };
         buf[1] = (u8::from(out.rewrite.marker) << 7) | (pt & 0x7f);
         buf[2..4].copy_from_slice(&seq.to_be_bytes());
@@ -1547,8 +1539,26 @@ impl Engine {
             let profile: u16 = if two_byte { 0x1000 } else { 0xBEDE };
             buf[pos..pos + 2].copy_from_slice(&profile.to_be_bytes());
             buf[pos + 2..pos + 4].copy_from_slice(&(((ext_len - 4) / 4) as u16).to_be_bytes());
-            buf[pos + 4..pos + 4 + el].copy_from_slice(&ext[..el]);
-            buf[pos + 4 + el..pos + ext_len].fill(0);
+            let mut at = pos + 4;
+            for (id, v) in items
+                .iter()
+                .filter_map(|(id, v)| Some((id.as_ref()?, v.as_ref()?)))
+            {
+                if !fits(*id, v) {
+                    continue;
+                }
+                if two_byte {
+                    buf[at] = *id;
+                    buf[at + 1] = v.len() as u8;
+                    at += 2;
+                } else {
+                    buf[at] = (id << 4) | (v.len() as u8 - 1);
+                    at += 1;
+                }
+                buf[at..at + v.len()].copy_from_slice(v);
+                at += v.len();
+            }
+            buf[at..pos + ext_len].fill(0);
             pos += ext_len;
         }
         if let Some(osn) = out.rtx_osn {
@@ -1556,12 +1566,17 @@ impl Engine {
             pos += 2;
         }
         buf[pos..pos + payload.len()].copy_from_slice(payload);
-        if let Some((picid, tl0)) = out.rewrite.vp8
-            && let Ok(d) = Vp8Descriptor::parse(&buf[pos..pos + payload.len()])
-        {
-            d.write_picture_id(&mut buf[pos..pos + payload.len()], picid);
-            if let Some(t) = tl0 {
-                d.write_tl0_pic_idx(&mut buf[pos..pos + payload.len()], t);
+        // VP8 picture ID and TL0PICIDX, at the offsets found when the packet arrived.
+        if let (Some((picid, tl0)), Some(v)) = (out.rewrite.vp8, meta.vp8) {
+            let at = pos + usize::from(v.picture_id);
+            if v.long_picture_id {
+                buf[at] = 0x80 | ((picid >> 8) as u8 & 0x7f);
+                buf[at + 1] = picid as u8;
+            } else {
+                buf[at] = picid as u8 & 0x7f;
+            }
+            if let (Some(t), Some(o)) = (tl0, v.tl0) {
+                buf[pos + usize::from(o)] = t;
             }
         }
         Some(total)

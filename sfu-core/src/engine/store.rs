@@ -21,6 +21,16 @@ pub(crate) struct SlotMeta {
     pub(crate) audio_level: Option<u8>,
     /// Offset and length of the dependency descriptor value, if present.
     pub(crate) dd: Option<(u16, u16)>,
+    /// Where a VP8 packet's picture ID and TL0PICIDX sit in the payload.
+    pub(crate) vp8: Option<Vp8Offsets>,
+}
+
+/// Offsets (from the payload start) of the VP8 descriptor fields the forwarder rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Vp8Offsets {
+    pub(crate) picture_id: u16,
+    pub(crate) long_picture_id: bool,
+    pub(crate) tl0: Option<u16>,
 }
 
 #[derive(Debug)]
