@@ -78,6 +78,71 @@ struct Track {
     loudness: (u32, u32),
 }
 
+/// A subscription's RTP header and fixed one-byte extensions (mid, transport-cc,
+/// abs-send-time), laid out once; each forwarded copy patches sequence number, timestamp,
+/// marker and the two per-packet extension values.
+#[derive(Debug, Clone, Copy)]
+struct HeaderTemplate {
+    bytes: [u8; 48],
+    /// Header plus extension block header plus fixed items.
+    len: u8,
+    /// The template has an extension block (the subscriber negotiated some extension).
+    has_ext: bool,
+    twcc_at: Option<u8>,
+    abs_at: Option<u8>,
+}
+
+impl HeaderTemplate {
+    /// `None` when the fixed items need the two-byte form (then the general path is used).
+    fn new(ids: &ExtensionIds, ssrc: u32, pt: u8, mid: Option<Mid>) -> Option<Self> {
+        let mut t = Self {
+            bytes: [0; 48],
+            len: 12,
+            has_ext: false,
+            twcc_at: None,
+            abs_at: None,
+        };
+        t.bytes[0] = 0x80;
+        t.bytes[1] = pt & 0x7f;
+        t.bytes[8..12].copy_from_slice(&ssrc.to_be_bytes());
+        let any = ids.mid.is_some()
+            || ids.transport_cc.is_some()
+            || ids.abs_send_time.is_some()
+            || ids.audio_level.is_some()
+            || ids.dependency_descriptor.is_some();
+        if !any {
+            return Some(t);
+        }
+        t.has_ext = true;
+        t.bytes[0] |= 0x10;
+        t.bytes[12..14].copy_from_slice(&0xBEDEu16.to_be_bytes());
+        // Writes one one-byte-form item; returns where its value starts. `None` when the item
+        // needs the two-byte form.
+        fn put(bytes: &mut [u8; 48], at: &mut usize, id: u8, value: &[u8]) -> Option<u8> {
+            if id >= 15 || !(1..=16).contains(&value.len()) {
+                return None;
+            }
+            bytes[*at] = (id << 4) | (value.len() as u8 - 1);
+            let v = *at + 1;
+            bytes[v..v + value.len()].copy_from_slice(value);
+            *at = v + value.len();
+            Some(v as u8)
+        }
+        let mut at = 16usize;
+        if let (Some(id), Some(m)) = (ids.mid, mid) {
+            put(&mut t.bytes, &mut at, id, m.as_bytes())?;
+        }
+        if let Some(id) = ids.transport_cc {
+            t.twcc_at = Some(put(&mut t.bytes, &mut at, id, &[0, 0])?);
+        }
+        if let Some(id) = ids.abs_send_time {
+            t.abs_at = Some(put(&mut t.bytes, &mut at, id, &[0, 0, 0])?);
+        }
+        t.len = at as u8;
+        Some(t)
+    }
+}
+
 #[derive(Debug)]
 struct Subscription {
     subscriber: ParticipantId,
@@ -93,6 +158,8 @@ struct Subscription {
     last_keyframe_request: Option<Instant>,
     /// (RTP timestamp, when) of the newest forwarded packet, for sender reports.
     last_out: Option<(u32, Instant)>,
+    /// Fast-path header layout; `None` when the general path is needed.
+    template: Option<HeaderTemplate>,
     octets: u32,
 }
 
@@ -247,6 +314,8 @@ pub struct Engine {
     scratch_nack: Vec<(TrackId, u8)>,
     scratch_rooms: Vec<RoomId>,
     scratch_tracks: Vec<TrackId>,
+    /// abs-send-time for the last `now` seen by `poll_transmit` (many copies share one `now`).
+    abs_cache: Option<(Instant, [u8; 3])>,
 }
 
 fn twcc_seq(p: &RtpPacket<'_>, ids: &ExtensionIds) -> Option<u16> {
@@ -287,6 +356,7 @@ impl Engine {
             scratch_nack: Vec::new(),
             scratch_rooms: Vec::new(),
             scratch_tracks: Vec::new(),
+            abs_cache: None,
             config,
         }
     }
@@ -474,6 +544,12 @@ impl Engine {
         }
         let codec = t.config.codec;
         let layers = t.encodings.len() as u8;
+        let template = HeaderTemplate::new(
+            &p.config.extensions,
+            config.ssrc.0,
+            config.payload_type,
+            config.mid,
+        );
         let id = SubscriptionId(self.subscriptions.next_key());
         let mut forwarder = Forwarder::new(codec.clock_rate(), codec.is_audio());
         forwarder.set_preference(config.preference, layers - 1);
@@ -489,6 +565,7 @@ impl Engine {
             stats: SubscriptionStats::default(),
             last_keyframe_request: None,
             last_out: None,
+            template,
             octets: 0,
         };
         self.subscriptions.insert(sub);
@@ -1474,7 +1551,107 @@ impl Engine {
     /// Builds one outgoing RTP packet: a fresh header with the subscriber's SSRC, sequence
     /// number, timestamp and payload type, the extensions the subscriber negotiated (with its
     /// IDs and a transport-wide sequence number of its own transport), then the payload.
+    fn abs_send_time(&mut self, now: Instant) -> [u8; 3] {
+        match self.abs_cache {
+            Some((at, v)) if at == now => v,
+            _ => {
+                let us = now.saturating_duration_since(self.epoch).as_micros() as u64;
+                // 6.18 fixed-point seconds, 24 bits.
+                let b = (((us << 18) / 1_000_000) as u32).to_be_bytes();
+                let v = [b[1], b[2], b[3]];
+                self.abs_cache = Some((now, v));
+                v
+            }
+        }
+    }
+
+    /// Writes one outgoing packet: the fast path from the subscription's header template when
+    /// the packet's own extensions fit the one-byte form, else the general path.
     fn write_media(&mut self, now: Instant, out: &Out, buf: &mut [u8]) -> Option<usize> {
+        let abs = self.abs_send_time(now);
+        let s = self.subscriptions.get_mut(out.subscription.0)?;
+        let Some(t) = s.template.filter(|_| out.rtx_osn.is_none()) else {
+            return self.write_media_general(now, out, buf);
+        };
+        let (src, meta) = self.store.get(out.slot)?;
+        let dd = meta
+            .dd
+            .map(|(o, l)| &src[usize::from(o)..usize::from(o) + usize::from(l)]);
+        if dd.is_some_and(|d| d.len() > 16) {
+            return self.write_media_general(now, out, buf);
+        }
+        let sub_p = self.participants.get_mut(s.subscriber.0)?;
+        let ids = sub_p.config.extensions;
+        let audio = ids.audio_level.filter(|i| *i < 15).zip(meta.audio_level);
+        let dd = ids
+            .dependency_descriptor
+            .filter(|i| *i < 15)
+            .zip(dd.filter(|d| !d.is_empty()));
+        let mut el = usize::from(t.len) - 16 * usize::from(t.has_ext);
+        el += audio.map_or(0, |_| 2) + dd.map_or(0, |(_, d)| 1 + d.len());
+        let ext_len = if t.has_ext {
+            4 + el.next_multiple_of(4)
+        } else {
+            0
+        };
+        let (po, pl) = (usize::from(meta.payload.0), usize::from(meta.payload.1));
+        let total = RTP_HEADER_LEN + ext_len + pl;
+        if buf.len() < total {
+            self.stats.drops[DropReason::TooLarge.index()] += 1;
+            return None;
+        }
+        let tl = usize::from(t.len);
+        buf[..tl].copy_from_slice(&t.bytes[..tl]);
+        buf[1] |= u8::from(out.rewrite.marker) << 7;
+        buf[2..4].copy_from_slice(&out.rewrite.seq.to_be_bytes());
+        buf[4..8].copy_from_slice(&out.rewrite.ts.to_be_bytes());
+        if let Some(at) = t.twcc_at {
+            let at = usize::from(at);
+            buf[at..at + 2].copy_from_slice(&sub_p.twcc_out.to_be_bytes());
+            sub_p.twcc_out = sub_p.twcc_out.wrapping_add(1);
+        }
+        if let Some(at) = t.abs_at {
+            let at = usize::from(at);
+            buf[at..at + 3].copy_from_slice(&abs);
+        }
+        let mut at = tl;
+        if let Some((id, v)) = audio {
+            buf[at] = id << 4;
+            buf[at + 1] = v;
+            at += 2;
+        }
+        if let Some((id, d)) = dd {
+            buf[at] = (id << 4) | (d.len() as u8 - 1);
+            buf[at + 1..at + 1 + d.len()].copy_from_slice(d);
+            at += 1 + d.len();
+        }
+        let pos = RTP_HEADER_LEN + ext_len;
+        if t.has_ext {
+            buf[at..pos].fill(0);
+            buf[14..16].copy_from_slice(&(((ext_len - 4) / 4) as u16).to_be_bytes());
+        }
+        buf[pos..pos + pl].copy_from_slice(&src[po..po + pl]);
+        Self::rewrite_vp8(out, meta, &mut buf[pos..pos + pl]);
+        Some(total)
+    }
+
+    fn rewrite_vp8(out: &Out, meta: SlotMeta, payload: &mut [u8]) {
+        if let (Some((picid, tl0)), Some(v)) = (out.rewrite.vp8, meta.vp8) {
+            let at = usize::from(v.picture_id);
+            if v.long_picture_id {
+                payload[at] = 0x80 | ((picid >> 8) as u8 & 0x7f);
+                payload[at + 1] = picid as u8;
+            } else {
+                payload[at] = picid as u8 & 0x7f;
+            }
+            if let (Some(t), Some(o)) = (tl0, v.tl0) {
+                payload[usize::from(o)] = t;
+            }
+        }
+    }
+
+    fn write_media_general(&mut self, now: Instant, out: &Out, buf: &mut [u8]) -> Option<usize> {
+        let abs = self.abs_send_time(now);
         let s = self.subscriptions.get_mut(out.subscription.0)?;
         let (src, meta) = self.store.get(out.slot)?;
         let sub_p = self.participants.get_mut(s.subscriber.0)?;
@@ -1490,9 +1667,6 @@ impl Engine {
         // sequence), abs-send-time, audio level and dependency descriptor. Values are gathered
         // first so the exact size is known before anything is written.
         let tw = sub_p.twcc_out.to_be_bytes();
-        let us = now.saturating_duration_since(self.epoch).as_micros() as u64;
-        // abs-send-time: 6.18 fixed-point seconds, 24 bits.
-        let abs = (((us << 18) / 1_000_000) as u32 & 0x00ff_ffff).to_be_bytes();
         let audio = meta.audio_level.map(|v| [v]);
         let dd = meta
             .dd
@@ -1501,7 +1675,7 @@ impl Engine {
         let items: [(Option<u8>, Option<&[u8]>); 5] = [
             (ids.mid, mid.as_ref().map(|m| m.as_bytes())),
             (ids.transport_cc, Some(&tw[..])),
-            (ids.abs_send_time, Some(&abs[1..])),
+            (ids.abs_send_time, Some(&abs[..])),
             (ids.audio_level, audio.as_ref().map(|a| &a[..])),
             (ids.dependency_descriptor, dd),
         ];
@@ -1567,18 +1741,7 @@ impl Engine {
         }
         buf[pos..pos + payload.len()].copy_from_slice(payload);
         // VP8 picture ID and TL0PICIDX, at the offsets found when the packet arrived.
-        if let (Some((picid, tl0)), Some(v)) = (out.rewrite.vp8, meta.vp8) {
-            let at = pos + usize::from(v.picture_id);
-            if v.long_picture_id {
-                buf[at] = 0x80 | ((picid >> 8) as u8 & 0x7f);
-                buf[at + 1] = picid as u8;
-            } else {
-                buf[at] = picid as u8 & 0x7f;
-            }
-            if let (Some(t), Some(o)) = (tl0, v.tl0) {
-                buf[pos + usize::from(o)] = t;
-            }
-        }
+        Self::rewrite_vp8(out, meta, &mut buf[pos..pos + payload.len()]);
         Some(total)
     }
 }
