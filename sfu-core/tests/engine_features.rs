@@ -310,3 +310,112 @@ fn the_loudest_participant_becomes_active_speaker_with_hysteresis() {
         speakers[1].0 - 100
     );
 }
+
+/// A packet with one-byte extensions (transport-cc id 3, rid or repaired-rid) and a VP8 keyframe
+/// payload (with `osn` first when it is RTX).
+fn with_rid(ssrc: u32, pt: u8, seq: u16, ext_id: u8, rid: &[u8], osn: Option<u16>) -> Vec<u8> {
+    let mut ext = vec![
+        (TWCC_ID << 4) | 1,
+        0,
+        seq as u8,
+        (ext_id << 4) | (rid.len() as u8 - 1),
+    ];
+    ext.extend_from_slice(rid);
+    while ext.len() % 4 != 0 {
+        ext.push(0);
+    }
+    let mut p = vec![0x90, 0x80 | pt];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&9000u32.to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(&[0xbe, 0xde]);
+    p.extend_from_slice(&((ext.len() / 4) as u16).to_be_bytes());
+    p.extend_from_slice(&ext);
+    if let Some(o) = osn {
+        p.extend_from_slice(&o.to_be_bytes());
+    }
+    p.extend_from_slice(&[0x90, 0x80, 0x80, 0x05, 0x10]);
+    p.extend_from_slice(&[0x50, 0x42, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01]);
+    p.extend_from_slice(&[0x77; 50]);
+    p
+}
+
+#[test]
+fn simulcast_by_rid_learns_ssrcs_and_unwraps_repaired_rid_rtx() {
+    use telesfu_core::engine::Rid;
+    let now = t0();
+    let mut e = Engine::new(EngineConfig::default(), now, 1 << 63, 11);
+    let room = e.create_room();
+    let mut ids = ExtensionIds::default();
+    ids.transport_cc = Some(TWCC_ID);
+    ids.rid = Some(10);
+    ids.repaired_rid = Some(11);
+    let mut pcfg = ParticipantConfig::default();
+    pcfg.extensions = ids;
+    let publisher = e.add_participant(room, pcfg).unwrap();
+    let viewer = e.add_participant(room, pc()).unwrap();
+    let encs = ["q", "h", "f"]
+        .iter()
+        .map(|r| EncodingConfig::rid(Rid::new(r).unwrap()))
+        .collect();
+    let track = e
+        .publish(publisher, TrackConfig::new(Codec::Vp8, 96, Some(97), encs))
+        .unwrap();
+    let mut cfg = SubscriptionConfig::new(Ssrc(5000), 96);
+    cfg.preference = LayerPreference::new(1, 2);
+    let sub = e.subscribe(now, viewer, track, cfg).unwrap();
+    let mut buf = vec![0u8; 1500];
+    let mut media = vec![];
+    let mut drain = |e: &mut Engine, media: &mut Vec<Vec<u8>>| {
+        while let Some(t) = e.poll_transmit(now, &mut buf) {
+            if t.to == viewer && !t.rtcp {
+                media.push(buf[..t.len].to_vec());
+            }
+        }
+    };
+    // Unknown SSRCs announce themselves by rid: 0xA (q), 0xB (h).
+    e.handle_input(
+        now,
+        Input::Datagram {
+            from: publisher,
+            contents: &with_rid(0xA, 96, 1, 10, b"q", None),
+        },
+    );
+    e.handle_input(
+        now,
+        Input::Datagram {
+            from: publisher,
+            contents: &with_rid(0xB, 96, 1, 10, b"h", None),
+        },
+    );
+    drain(&mut e, &mut media);
+    assert_eq!(media.len(), 1, "only layer 1 ('h') is wanted");
+    assert_eq!(e.subscription_stats(sub).unwrap().spatial, Some(1));
+    // Layer 1's packet 2 is lost and arrives as RTX on a new SSRC named by repaired-rid.
+    e.handle_input(
+        now,
+        Input::Datagram {
+            from: publisher,
+            contents: &with_rid(0xB, 96, 3, 10, b"h", None),
+        },
+    );
+    e.handle_input(
+        now,
+        Input::Datagram {
+            from: publisher,
+            contents: &with_rid(0xBB, 97, 50, 11, b"h", Some(2)),
+        },
+    );
+    drain(&mut e, &mut media);
+    let seqs: Vec<u16> = media
+        .iter()
+        .map(|b| RtpPacket::parse(b).unwrap().sequence_number())
+        .collect();
+    assert_eq!(seqs.len(), 3);
+    // The repaired packet takes its original place in the outgoing sequence.
+    assert_eq!(seqs[2], seqs[0].wrapping_add(1));
+    assert_eq!(seqs[1], seqs[0].wrapping_add(2));
+    let p = RtpPacket::parse(&media[2]).unwrap();
+    assert_eq!((p.ssrc(), p.payload_type()), (5000, 96));
+    assert_eq!(e.stats().dropped(DropReason::UnknownSsrc), 0);
+}
