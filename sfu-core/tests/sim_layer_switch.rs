@@ -1,0 +1,107 @@
+//! A subscriber changes its layer preference mid-call; the picture follows without freezing.
+#![cfg(feature = "sim")]
+
+mod sim_common;
+
+use std::time::Duration;
+
+use sim_common::{assert_clean, frames_during, path, report, stats, t0};
+use telesfu_core::Event;
+use telesfu_core::engine::LayerPreference;
+use telesfu_core::sim::{PublisherConfig, Sim, SimConfig};
+
+/// (preference, resolution the subscriber must see, frames per second it must see).
+fn phases() -> [(LayerPreference, (u16, u16), u64); 6] {
+    [
+        (LayerPreference::ALL, (1280, 720), 30),
+        (LayerPreference::new(0, 2), (320, 180), 30),
+        (LayerPreference::new(1, 2), (640, 360), 30),
+        (LayerPreference::new(2, 0), (1280, 720), 8),
+        (LayerPreference::new(1, 1), (640, 360), 15),
+        (LayerPreference::ALL, (1280, 720), 30),
+    ]
+}
+
+fn follows_preferences(label: &str, publisher: PublisherConfig, seed: u64) {
+    let mut sim = Sim::new(SimConfig::new(seed), t0());
+    let alice = sim.add_client(path(25), path(25));
+    let bob = sim.add_client(path(30), path(30));
+    let track = sim.publish(alice, publisher).unwrap();
+    let sub = sim.subscribe(bob, track, LayerPreference::ALL).unwrap();
+    let phase = Duration::from_secs(4);
+    let phases = phases();
+    for (i, (pref, res, fps)) in phases.iter().enumerate() {
+        let changed_at = sim.now();
+        if i > 0 {
+            sim.set_preference(sub, *pref).unwrap();
+        }
+        // One second to settle (the switch waits for a keyframe), then measure the rate.
+        sim.run_for(Duration::from_secs(1));
+        let shown = frames_during(&mut sim, sub, phase - Duration::from_secs(1));
+        let s = stats(&sim, sub);
+        assert_eq!(s.resolution, Some(*res), "{label} phase {i}: resolution");
+        let expect = fps * 3;
+        assert!(
+            shown + 2 >= expect && shown <= expect + 2,
+            "{label} phase {i}: {shown} frames in 3 s, want {expect}"
+        );
+        // A spatial change shows within a second of the preference change.
+        if i > 0 && phases[i - 1].1 != *res {
+            let (at, r) = *sim
+                .decoder(sub)
+                .unwrap()
+                .resolution_changes()
+                .last()
+                .unwrap();
+            assert_eq!(r, *res);
+            let took = at - changed_at;
+            assert!(
+                took < Duration::from_secs(1),
+                "{label} phase {i}: switch took {took:?}"
+            );
+            println!("{label} phase {i}: {:?} after {took:?}", res);
+        }
+    }
+    let s = stats(&sim, sub);
+    report(label, &s);
+    assert_clean(
+        label,
+        &s,
+        Duration::from_millis(200),
+        Duration::from_secs(1),
+    );
+    assert_eq!(s.freezes, 0, "{label}: a freeze over 500 ms");
+    assert_eq!(
+        s.frames_abandoned, 0,
+        "{label}: no loss, nothing may be abandoned"
+    );
+    assert_eq!(s.resolution_changes, 4);
+    // The engine switched spatial layers exactly when the preference asked it to.
+    let switches: Vec<u8> = sim
+        .events()
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::LayerSwitched {
+                subscription,
+                spatial,
+            } if *subscription == sub => Some(*spatial),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(switches, vec![2, 0, 1, 2, 1, 2], "{label}");
+}
+
+#[test]
+fn vp8_follows_preference_changes() {
+    follows_preferences("vp8", PublisherConfig::vp8(), 11);
+}
+
+#[test]
+fn av1_follows_preference_changes() {
+    follows_preferences("av1", PublisherConfig::av1(), 12);
+}
+
+#[test]
+fn sframe_encrypted_vp8_follows_preference_changes() {
+    follows_preferences("vp8+sframe", PublisherConfig::vp8().with_sframe(true), 13);
+}
