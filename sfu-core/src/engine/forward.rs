@@ -239,8 +239,10 @@ impl Forwarder {
         self.push_breakpoint(p.ext_seq, out_start as i64 - p.ext_seq as i64);
         self.last_in = Some(p.ext_seq);
         // Timestamp: same capture clock if both layers have sender reports, else elapsed time.
+        // A frame captured at one instant has `in_new - in_old = new - old` (base = rtp - ntp
+        // ticks), so keeping its output timestamp means subtracting that difference.
         self.ts_offset = match (self.last_out_at, self.last_base, p.layer_base) {
-            (Some(_), Some(old), Some(new)) => self.ts_offset.wrapping_add(new.wrapping_sub(old)),
+            (Some(_), Some(old), Some(new)) => self.ts_offset.wrapping_add(old.wrapping_sub(new)),
             (Some(at), _, _) => {
                 let elapsed = p.arrival.saturating_duration_since(at);
                 let ticks = (elapsed.as_micros() as u64 * u64::from(self.clock_rate) / 1_000_000)
