@@ -75,7 +75,13 @@ fn follows_preferences(label: &str, publisher: PublisherConfig, seed: u64) {
         s.frames_abandoned, 0,
         "{label}: no loss, nothing may be abandoned"
     );
-    assert_eq!(s.resolution_changes, 4);
+    assert_eq!(s.resolution_changes, 5);
+    // Two pictures of one capture instant (the old layer's frame, then the new layer's
+    // keyframe) can only happen at a switch.
+    assert!(
+        s.ts_repeated <= s.resolution_changes,
+        "{label}: repeated timestamps"
+    );
     // The engine switched spatial layers exactly when the preference asked it to.
     let switches: Vec<u8> = sim
         .events()

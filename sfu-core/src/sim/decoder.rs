@@ -20,8 +20,9 @@
 //!   unless it is the engine's one deliberate gap at a layer switch (the packet before it ended
 //!   a frame early, without the marker bit, and the packet after it starts a keyframe); the
 //!   frame cut short there counts as **cut at switch**, not abandoned.
-//! - Timestamps of displayed frames must increase; the largest step between two displayed
-//!   frames is recorded, so a misaligned layer switch shows. Gaps between displayed frames are
+//! - Timestamps of displayed frames must not go backwards (a repeated timestamp, two frames
+//!   of one capture instant, is counted apart); the largest step between two displayed frames
+//!   is recorded, so a misaligned layer switch shows. Gaps between displayed frames are
 //!   freezes.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -116,8 +117,11 @@ pub struct DecoderStats {
     pub gaps_explained: u64,
     /// Missing sequence numbers never received (within `gap_timeout`) and not explained.
     pub gaps_unexplained: u64,
-    /// Displayed frames whose timestamp was not after the previous displayed frame's.
+    /// Displayed frames whose timestamp was before the previous displayed frame's.
     pub ts_backwards: u64,
+    /// Displayed frames with the same timestamp as the previous displayed frame (two pictures
+    /// of one capture instant, e.g. from two layers around a switch).
+    pub ts_repeated: u64,
     /// Largest timestamp step between consecutive displayed frames, in 90 kHz ticks.
     pub max_ts_step: u32,
     /// When the first frame was displayed.
@@ -721,8 +725,10 @@ impl VirtualDecoder {
         s.frames_by_temporal[usize::from(tid.min(3))] += 1;
         if let Some(last) = self.last_ts {
             let step = ts.wrapping_sub(last) as i32;
-            if step <= 0 {
+            if step < 0 {
                 s.ts_backwards += 1;
+            } else if step == 0 {
+                s.ts_repeated += 1;
             } else {
                 s.max_ts_step = s.max_ts_step.max(step as u32);
             }

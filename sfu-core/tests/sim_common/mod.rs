@@ -35,7 +35,7 @@ pub(crate) fn stats(sim: &Sim, sub: SubscriptionId) -> DecoderStats {
 pub(crate) fn report(label: &str, s: &DecoderStats) {
     println!(
         "{label}: displayed {} (key {}, T0/T1/T2 {:?}), undecodable {}, abandoned {}, cut at \
-         switch {}, gaps repaired/explained/unexplained {}/{}/{}, ts backwards {}, max ts step \
+         switch {}, gaps repaired/explained/unexplained {}/{}/{}, ts backwards {}, repeated {}, max ts step \
          {} ticks, longest freeze {:?}, freezes>500ms {}, resolution {:?}, NACKed {}, PLI {}",
         s.frames_displayed,
         s.keyframes_displayed,
@@ -47,6 +47,7 @@ pub(crate) fn report(label: &str, s: &DecoderStats) {
         s.gaps_explained,
         s.gaps_unexplained,
         s.ts_backwards,
+        s.ts_repeated,
         s.max_ts_step,
         s.longest_freeze,
         s.freezes,
