@@ -75,6 +75,8 @@ pub(crate) struct Forwarder {
     last_marker: bool,
     /// Current frame is being dropped (temporal filtering decides per frame).
     dropping_frame: bool,
+    /// Timestamp of the frame `dropping_frame` was decided for.
+    frame_ts: Option<u32>,
 }
 
 impl Forwarder {
@@ -99,6 +101,7 @@ impl Forwarder {
             last_out_tl0: None,
             last_marker: true,
             dropping_frame: false,
+            frame_ts: None,
         }
     }
 
@@ -171,6 +174,12 @@ impl Forwarder {
                     self.applied_temporal = self.max_temporal;
                 }
                 self.dropping_frame = p.temporal > self.applied_temporal;
+                self.frame_ts = Some(p.ts);
+            } else if self.frame_ts != Some(p.ts) {
+                // The frame's first packet was lost (or is late): every packet carries its
+                // frame's temporal layer, so decide from this one.
+                self.dropping_frame = p.temporal > self.applied_temporal;
+                self.frame_ts = Some(p.ts);
             }
             if self.dropping_frame {
                 return self.drop_in_order(p, DropReason::TemporalLayer);
@@ -238,6 +247,7 @@ impl Forwarder {
         self.breakpoints.clear();
         self.push_breakpoint(p.ext_seq, out_start as i64 - p.ext_seq as i64);
         self.last_in = Some(p.ext_seq);
+        self.frame_ts = Some(p.ts);
         // Timestamp: same capture clock if both layers have sender reports, else elapsed time.
         // A frame captured at one instant has `in_new - in_old = new - old` (base = rtp - ntp
         // ticks), so keeping its output timestamp means subtracting that difference.
