@@ -89,6 +89,8 @@ pub struct Client {
     publishers: Vec<(TrackId, Publisher)>,
     subscriber: Subscriber,
     active: bool,
+    /// Earliest timer of the publishers and the subscriber, refreshed whenever they change.
+    wakeup: Option<Instant>,
 }
 
 impl Client {
@@ -139,17 +141,23 @@ impl Client {
             }
         }
         self.subscriber.handle_datagram(now, data);
+        self.refresh();
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        if !self.active {
-            return None;
-        }
-        self.publishers
-            .iter()
-            .filter_map(|(_, p)| p.poll_timeout())
-            .chain(self.subscriber.poll_timeout())
-            .min()
+        self.wakeup
+    }
+
+    fn refresh(&mut self) {
+        self.wakeup = if self.active {
+            self.publishers
+                .iter()
+                .filter_map(|(_, p)| p.poll_timeout())
+                .chain(self.subscriber.poll_timeout())
+                .min()
+        } else {
+            None
+        };
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -161,6 +169,7 @@ impl Client {
         if self.subscriber.poll_timeout().is_some_and(|t| t <= now) {
             self.subscriber.handle_timeout(now);
         }
+        self.refresh();
     }
 
     fn poll_transmit(&mut self) -> Option<Vec<u8>> {
@@ -315,6 +324,7 @@ impl Sim {
                 self.start,
             ),
             publishers: Vec::new(),
+            wakeup: None,
             subscriber: Subscriber::new(
                 rtcp_ssrc,
                 self.config.receiver,
@@ -323,6 +333,7 @@ impl Sim {
             ),
             active: true,
         });
+        self.clients[i].refresh();
         self.by_participant.insert(participant, i);
         Ok(ClientId(i))
     }
@@ -371,6 +382,7 @@ impl Sim {
         let track = self.engine.publish(participant, publisher.track_config())?;
         let j = self.clients[i].publishers.len();
         self.clients[i].publishers.push((track, publisher));
+        self.clients[i].refresh();
         self.tracks.insert(track, (i, j, codec));
         Ok(track)
     }
@@ -396,6 +408,7 @@ impl Sim {
         self.clients[i]
             .subscriber
             .add_stream(sub, codec, ssrc, Some(ssrc + 1));
+        self.clients[i].refresh();
         self.subscriptions.insert(sub, i);
         Ok(sub)
     }
@@ -443,6 +456,7 @@ impl Sim {
         for (_, p) in &mut c.publishers {
             p.stop();
         }
+        c.refresh();
         Ok(())
     }
 
