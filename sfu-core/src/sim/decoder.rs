@@ -20,6 +20,8 @@
 //!   unless it is the engine's one deliberate gap at a layer switch (the packet before it ended
 //!   a frame early, without the marker bit, and the packet after it starts a keyframe); the
 //!   frame cut short there counts as **cut at switch**, not abandoned.
+//! - A hole of which nothing arrived counts as one abandoned frame (the receiver cannot tell
+//!   how many frames it held, or whether the engine skipped it).
 //! - Timestamps of displayed frames must not go backwards (a repeated timestamp, two frames
 //!   of one capture instant, is counted apart); the largest step between two displayed frames
 //!   is recorded, so a misaligned layer switch shows. Gaps between displayed frames are
@@ -84,6 +86,24 @@ impl Default for ReceiverConfig {
             report_interval: Duration::from_secs(1),
         }
     }
+}
+
+/// One packet as the virtual decoder takes it: for a retransmission that came as RTX, the
+/// original sequence number and the payload after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received<'a> {
+    /// Sequence number (the original one for RTX).
+    pub seq: u16,
+    /// RTP timestamp.
+    pub ts: u32,
+    /// Marker bit: the packet ends a frame.
+    pub marker: bool,
+    /// The payload (after the original sequence number for RTX).
+    pub payload: &'a [u8],
+    /// The dependency descriptor extension's value, if the packet has one.
+    pub dependency_descriptor: Option<&'a [u8]>,
+    /// It came as RTX.
+    pub rtx: bool,
 }
 
 /// What a virtual decoder saw. Frame counts are disjoint: every frame that reached the
@@ -311,19 +331,16 @@ impl VirtualDecoder {
         }
     }
 
-    /// One received packet of the stream: its (original) sequence number, timestamp, marker,
-    /// payload, dependency descriptor if any, and whether it came as RTX.
-    #[allow(clippy::too_many_arguments)]
-    pub fn on_packet(
-        &mut self,
-        now: Instant,
-        seq: u16,
-        ts: u32,
-        marker: bool,
-        payload: &[u8],
-        dd: Option<&[u8]>,
-        rtx: bool,
-    ) {
+    /// One received packet of the stream (RTX already unwrapped).
+    pub fn on_packet(&mut self, now: Instant, packet: Received<'_>) {
+        let Received {
+            seq,
+            ts,
+            marker,
+            payload,
+            dependency_descriptor: dd,
+            rtx,
+        } = packet;
         self.stats.packets += 1;
         if rtx {
             self.stats.rtx_packets += 1;
@@ -931,12 +948,14 @@ mod tests {
         let r = RtpPacket::parse(pkt).unwrap();
         d.on_packet(
             at,
-            seq.unwrap_or(r.sequence_number()),
-            ts.unwrap_or(r.timestamp()),
-            r.marker(),
-            r.payload(),
-            r.extension(12),
-            rtx,
+            Received {
+                seq: seq.unwrap_or(r.sequence_number()),
+                ts: ts.unwrap_or(r.timestamp()),
+                marker: r.marker(),
+                payload: r.payload(),
+                dependency_descriptor: r.extension(12),
+                rtx,
+            },
         );
     }
 
@@ -1152,6 +1171,58 @@ mod tests {
             (s.frames_cut_at_switch, s.gaps_explained, s.gaps_unexplained),
             (0, 0, 1)
         );
+    }
+
+    #[test]
+    fn arbitrary_packets_never_panic_and_keep_the_books_bounded() {
+        let start = t0();
+        for codec in [VideoCodec::Vp8, VideoCodec::Av1] {
+            let mut rng = SimRng::new(99);
+            let mut d = VirtualDecoder::new(codec, ReceiverConfig::default(), start);
+            let real = frames(PublisherConfig::vp8(), hd(), 20, 8);
+            let mut now = start;
+            let mut seq = 0u16;
+            let mut nacks = vec![];
+            for i in 0..20_000u32 {
+                now += Duration::from_micros(rng.below(3000));
+                // Mostly nearby numbers, sometimes far jumps; payloads random, sometimes a
+                // real VP8 packet's.
+                seq = seq.wrapping_add(match rng.below(10) {
+                    0 => rng.next_u32() as u16,
+                    1..=3 => (rng.below(7) as u16).wrapping_sub(3),
+                    _ => 1,
+                });
+                let mut payload = vec![0u8; rng.below(40) as usize];
+                rng.fill(&mut payload);
+                if rng.chance(0.3) {
+                    let f = &real[rng.below(20) as usize];
+                    let r = RtpPacket::parse(&f[rng.below(f.len() as u64) as usize]).unwrap();
+                    payload = r.payload().to_vec();
+                }
+                let mut dd = vec![0u8; rng.below(24) as usize];
+                rng.fill(&mut dd);
+                d.on_packet(
+                    now,
+                    Received {
+                        seq,
+                        ts: rng.next_u32() >> rng.below(32),
+                        marker: rng.chance(0.3),
+                        payload: &payload,
+                        dependency_descriptor: rng.chance(0.9).then_some(&dd[..]),
+                        rtx: rng.chance(0.1),
+                    },
+                );
+                if i % 16 == 0 {
+                    d.handle_timeout(now);
+                    nacks.clear();
+                    d.poll_nacks(now, &mut nacks);
+                    let _ = d.report_block(1, now, Some((0, now)));
+                }
+                assert!(d.packets.len() <= MAX_BUFFER && d.missing.len() <= MAX_BUFFER);
+            }
+            let s = d.stats();
+            assert_eq!(s.packets, 20_000);
+        }
     }
 
     #[test]

@@ -270,6 +270,11 @@ impl Sim {
         &self.events
     }
 
+    /// Engine events polled after [`SimConfig::max_events`] were kept (counted, not kept).
+    pub fn events_dropped(&self) -> u64 {
+        self.events_dropped
+    }
+
     /// Datagrams from the engine to a participant that has left or that the harness does not
     /// know.
     pub fn undeliverable(&self) -> u64 {

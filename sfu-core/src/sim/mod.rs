@@ -51,7 +51,7 @@ mod publisher;
 mod rng;
 mod subscriber;
 
-pub use decoder::{DecoderStats, ReceiverConfig, VirtualDecoder};
+pub use decoder::{DecoderStats, Received, ReceiverConfig, VirtualDecoder};
 pub use harness::{Client, ClientId, Sim, SimConfig};
 pub use link::{Link, LinkConfig, LinkStats, Loss};
 pub use publisher::{

@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::decoder::{ReceiverConfig, VirtualDecoder};
+use super::decoder::{Received, ReceiverConfig, VirtualDecoder};
 use super::publisher::VideoCodec;
 use crate::engine::ExtensionIds;
 use crate::ids::SubscriptionId;
@@ -149,26 +149,24 @@ impl Subscriber {
             return;
         };
         let s = &mut self.streams[i];
-        if s.ssrc == ssrc {
-            s.decoder.on_packet(
-                now,
-                p.sequence_number(),
-                p.timestamp(),
-                p.marker(),
-                p.payload(),
-                dd,
-                false,
-            );
-        } else {
-            let payload = p.payload();
-            if payload.len() < 2 {
-                // RTX padding (bandwidth probe): nothing to repair.
-                return;
-            }
-            let osn = u16::from_be_bytes([payload[0], payload[1]]);
-            s.decoder
-                .on_packet(now, osn, p.timestamp(), p.marker(), &payload[2..], dd, true);
+        let mut packet = Received {
+            seq: p.sequence_number(),
+            ts: p.timestamp(),
+            marker: p.marker(),
+            payload: p.payload(),
+            dependency_descriptor: dd,
+            rtx: false,
+        };
+        if s.ssrc != ssrc {
+            // RTX (RFC 4588): the original sequence number leads the payload.
+            let [a, b, ref rest @ ..] = *packet.payload else {
+                return; // padding only (a bandwidth probe): nothing to repair
+            };
+            packet.seq = u16::from_be_bytes([a, b]);
+            packet.payload = rest;
+            packet.rtx = true;
         }
+        s.decoder.on_packet(now, packet);
         self.maybe_pli(i, now);
     }
 
