@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sim_common::{assert_clean, frames_during, path, report, stats, t0};
 use telesfu_core::Event;
-use telesfu_core::engine::LayerPreference;
+use telesfu_core::engine::{DropReason, LayerPreference};
 use telesfu_core::sim::{PublisherConfig, Sim, SimConfig};
 
 /// (preference, resolution the subscriber must see, frames per second it must see).
@@ -110,4 +110,49 @@ fn av1_follows_preference_changes() {
 #[test]
 fn sframe_encrypted_vp8_follows_preference_changes() {
     follows_preferences("vp8+sframe", PublisherConfig::vp8().with_sframe(true), 13);
+}
+
+/// The subscriber hides the video for two seconds, then shows it again: nothing is sent
+/// meanwhile, and the picture comes back at a keyframe, with sequence numbers that go on from
+/// where they stopped (engine/forward.rs used to resume mid-stream: delta frames without
+/// their references and a hole of every number skipped while paused).
+#[test]
+fn pausing_and_resuming_restarts_at_a_keyframe() {
+    let mut sim = Sim::new(SimConfig::new(71), t0());
+    let alice = sim.add_client(path(25), path(25));
+    let bob = sim.add_client(path(30), path(30));
+    let track = sim.publish(alice, PublisherConfig::vp8()).unwrap();
+    let sub = sim
+        .subscribe(bob, track, LayerPreference::new(1, 2))
+        .unwrap();
+    sim.run_for(Duration::from_secs(2));
+    let mut hidden = LayerPreference::new(1, 2);
+    hidden.paused = true;
+    sim.set_preference(sub, hidden).unwrap();
+    sim.run_for(Duration::from_millis(200));
+    let during = frames_during(&mut sim, sub, Duration::from_millis(1800));
+    assert_eq!(during, 0, "frames while paused");
+    let resumed_at = sim.now();
+    sim.set_preference(sub, LayerPreference::new(1, 2)).unwrap();
+    sim.run_for(Duration::from_secs(3));
+    let s = stats(&sim, sub);
+    report("pause", &s);
+    let keys = s.keyframes_displayed;
+    assert!(keys >= 2, "no keyframe after resuming");
+    assert_clean(
+        "pause",
+        &s,
+        Duration::from_millis(2500),
+        Duration::from_millis(2500),
+    );
+    assert_eq!(s.frames_abandoned, 0);
+    // Back within a round trip and a frame or two of asking (the only freeze is the pause),
+    // and still going at the end.
+    assert!(
+        s.longest_freeze < Duration::from_millis(2300),
+        "{:?}",
+        s.longest_freeze
+    );
+    assert!(s.last_display.unwrap() - resumed_at > Duration::from_millis(2900));
+    assert_eq!(sim.engine().stats().dropped(DropReason::HistoryMiss), 0);
 }
