@@ -106,6 +106,11 @@ impl Forwarder {
     }
 
     pub(crate) fn set_preference(&mut self, pref: LayerPreference, available_spatial: u8) {
+        if self.paused && !pref.paused {
+            // Resuming: the frames dropped while paused are gone, so start again at a
+            // keyframe, numbering on from the last packet sent (as a switch does).
+            self.current = None;
+        }
         self.paused = pref.paused;
         self.target = pref.max_spatial.min(available_spatial);
         self.max_temporal = pref.max_temporal;
