@@ -392,7 +392,8 @@ impl Sim {
         Ok(track)
     }
 
-    /// Subscribes `client` to `track` with a preference (and RTX).
+    /// Subscribes `client` to `track` with a preference. The subscription negotiates RTX
+    /// and the simulation's extension IDs; its SSRCs come from the simulation.
     pub fn subscribe(
         &mut self,
         client: ClientId,

@@ -38,6 +38,20 @@
 //! decrypts, so what it sees is the same as with real SFrame: descriptors and the clear prefix
 //! readable, the rest opaque, frames 17 bytes longer.
 //!
+//! # What is modelled, and what is not
+//!
+//! - Publishers have no pacer and no bandwidth estimator: a frame's packets leave at its
+//!   capture instant (interleaved across layers), and layers are switched on and off only by
+//!   [`Publisher::set_layer_active`]. A rate-limited [`Link`] queues the bursts.
+//! - Video only (no Opus publisher yet); VP8 and AV1, no H.264.
+//! - The virtual decoder models a receiver's frame assembly, reference tracking and jitter
+//!   buffer wait, not decode time or rendering.
+//!
+//! # Scenarios
+//!
+//! `sfu-core/tests/sim_*.rs` are the scenario tests; they print what they measured with
+//! `cargo test -p telesfu-core --test sim_loss -- --nocapture`.
+//!
 //! # Time
 //!
 //! The harness never reads a clock. Tests get a base instant once (`Instant::now()` under
