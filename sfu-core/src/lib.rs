@@ -9,6 +9,8 @@
 //!   builders for what the engine sends.
 //! - [`codec`]: VP8, H.264 and Opus payload descriptors, readable on SFrame-encrypted frames.
 //! - [`av1dd`]: the AV1 dependency descriptor, reader and writer.
+//! - `sim` (feature `sim`): a deterministic network and media simulator that drives the engine
+//!   with synthetic simulcast publishers and checking subscribers, in virtual time.
 //!
 //! Like every core crate it is sans-IO: no clock, no sockets, no threads, no global RNG.
 #![forbid(unsafe_code)]
@@ -22,6 +24,8 @@ pub mod fuzz;
 pub mod ids;
 pub mod rtcp;
 pub mod rtp;
+#[cfg(feature = "sim")]
+pub mod sim;
 
 pub use engine::{Engine, EngineConfig, Event, Input, Transmit};
 pub use ids::{ParticipantId, RoomId, Ssrc, SubscriptionId, TrackId};

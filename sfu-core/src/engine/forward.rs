@@ -75,6 +75,8 @@ pub(crate) struct Forwarder {
     last_marker: bool,
     /// Current frame is being dropped (temporal filtering decides per frame).
     dropping_frame: bool,
+    /// Timestamp of the frame `dropping_frame` was decided for.
+    frame_ts: Option<u32>,
 }
 
 impl Forwarder {
@@ -99,10 +101,16 @@ impl Forwarder {
             last_out_tl0: None,
             last_marker: true,
             dropping_frame: false,
+            frame_ts: None,
         }
     }
 
     pub(crate) fn set_preference(&mut self, pref: LayerPreference, available_spatial: u8) {
+        if self.paused && !pref.paused {
+            // Resuming: the frames dropped while paused are gone, so start again at a
+            // keyframe, numbering on from the last packet sent (as a switch does).
+            self.current = None;
+        }
         self.paused = pref.paused;
         self.target = pref.max_spatial.min(available_spatial);
         self.max_temporal = pref.max_temporal;
@@ -144,6 +152,18 @@ impl Forwarder {
         Verdict::Drop(reason)
     }
 
+    /// Decides a new frame's temporal fate, once per frame (at its first packet seen).
+    fn decide_frame(&mut self, p: &PacketInfo) {
+        self.dropping_frame = p.temporal > self.applied_temporal;
+        self.frame_ts = Some(p.ts);
+        // A dropped frame gives up its picture ID: the next forwarded frame takes it, so the
+        // subscriber sees consecutive IDs (TL0PICIDX is unaffected: only frames above layer 0
+        // are ever dropped).
+        if self.dropping_frame && p.vp8.is_some_and(|v| v.picture_id.is_some()) {
+            self.picid_offset = self.picid_offset.wrapping_sub(1);
+        }
+    }
+
     pub(crate) fn on_packet(&mut self, p: &PacketInfo) -> Verdict {
         if self.paused {
             return Verdict::Drop(DropReason::Paused);
@@ -170,13 +190,11 @@ impl Forwarder {
                 if p.temporal == 0 && self.applied_temporal < self.max_temporal {
                     self.applied_temporal = self.max_temporal;
                 }
-                self.dropping_frame = p.temporal > self.applied_temporal;
-                // A dropped frame gives up its picture ID: the next forwarded frame takes it,
-                // so the subscriber sees consecutive IDs (TL0PICIDX is unaffected: only frames
-                // above layer 0 are ever dropped).
-                if self.dropping_frame && p.vp8.is_some_and(|v| v.picture_id.is_some()) {
-                    self.picid_offset = self.picid_offset.wrapping_sub(1);
-                }
+                self.decide_frame(p);
+            } else if self.frame_ts != Some(p.ts) {
+                // The frame's first packet was lost (or is late): every packet carries its
+                // frame's temporal layer, so decide from this one.
+                self.decide_frame(p);
             }
             if self.dropping_frame {
                 return self.drop_in_order(p, DropReason::TemporalLayer);
@@ -244,10 +262,11 @@ impl Forwarder {
         self.breakpoints.clear();
         self.push_breakpoint(p.ext_seq, out_start as i64 - p.ext_seq as i64);
         self.last_in = Some(p.ext_seq);
+        self.frame_ts = Some(p.ts);
         // Timestamp: same capture clock if both layers have sender reports, else elapsed time.
+        // A frame captured at one instant has `in_new - in_old = new - old` (base = rtp - ntp
+        // ticks), so keeping its output timestamp means subtracting that difference.
         self.ts_offset = match (self.last_out_at, self.last_base, p.layer_base) {
-            // Same capture instant c: in = c + base, so out stays put when the offset moves
-            // by old_base - new_base.
             (Some(_), Some(old), Some(new)) => self.ts_offset.wrapping_add(old.wrapping_sub(new)),
             (Some(at), _, _) => {
                 let elapsed = p.arrival.saturating_duration_since(at);
