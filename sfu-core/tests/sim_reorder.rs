@@ -23,9 +23,7 @@ fn reordered_packets_are_put_back_in_order() {
     let bob = sim.add_client(path(30), path(30));
     let track = sim.publish(alice, PublisherConfig::vp8()).unwrap();
     let sub = sim.subscribe(bob, track, LayerPreference::ALL).unwrap();
-    // The call starts on clean paths (see the ignored test below for why); then both paths
-    // start reordering.
-    sim.run_for(Duration::from_secs(1));
+    // Both paths reorder from the first packet, the first layer switch included.
     sim.client_mut(alice).uplink_mut().set_config(shuffled());
     sim.client_mut(bob).downlink_mut().set_config(shuffled());
     sim.run_for(Duration::from_secs(20));
@@ -68,7 +66,6 @@ fn reordered_packets_are_put_back_in_order() {
 /// Here it happens at the subscription's first switch, with the uplink reordering from the
 /// start.
 #[test]
-#[ignore = "engine bug: keyframe packets that overtake the keyframe's first packet are dropped at a switch"]
 fn a_reordered_keyframe_start_at_a_switch_loses_no_packets() {
     let mut sim = Sim::new(SimConfig::new(31), t0());
     let alice = sim.add_client(shuffled(), path(25));

@@ -62,6 +62,11 @@ pub(crate) struct Forwarder {
     last_in: Option<u64>,
     /// (first input ext seq, offset) pairs: out = in + offset (mod 2^16).
     breakpoints: VecDeque<(u64, i64)>,
+    /// The layer forwarded before the last switch, so its repairs still fill the numbers
+    /// reserved for them: (spatial, last input ext seq, ts, picture-ID and TL0PICIDX offsets).
+    prev: Option<(u8, u64, u32, u16, u8)>,
+    /// That layer's breakpoints (swapped with `breakpoints` at a switch: no allocation).
+    prev_breakpoints: VecDeque<(u64, i64)>,
     last_out_seq: Option<u64>,
     ts_offset: u32,
     last_out_ts: u32,
@@ -90,6 +95,8 @@ impl Forwarder {
             paused: false,
             last_in: None,
             breakpoints: VecDeque::with_capacity(BREAKPOINTS),
+            prev: None,
+            prev_breakpoints: VecDeque::with_capacity(BREAKPOINTS),
             last_out_seq: None,
             ts_offset: 0,
             last_out_ts: 0,
@@ -152,6 +159,42 @@ impl Forwarder {
         Verdict::Drop(reason)
     }
 
+    /// A late packet (a repair) of the layer forwarded before the last switch, from before the
+    /// switch: it takes the number reserved for it then.
+    fn prev_layer_repair(&self, p: &PacketInfo) -> Option<Verdict> {
+        let (layer, last, ts_offset, picid_offset, tl0_offset) = self.prev?;
+        if p.spatial != layer || p.ext_seq > last || p.padding_only {
+            return None;
+        }
+        if p.temporal > self.applied_temporal {
+            return Some(Verdict::Drop(DropReason::TemporalLayer));
+        }
+        let offset = self
+            .prev_breakpoints
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= p.ext_seq)
+            .map(|&(_, o)| o)?;
+        let vp8 = p.vp8.and_then(|v| v.picture_id).map(|(id, long)| {
+            let m = if long { 0x7fff } else { 0x7f };
+            (
+                id.wrapping_add(picid_offset) & m,
+                p.vp8
+                    .and_then(|v| v.tl0)
+                    .map(|t| t.wrapping_add(tl0_offset)),
+            )
+        });
+        Some(Verdict::Forward {
+            rewrite: Rewrite {
+                seq: (p.ext_seq as i64 + offset) as u16,
+                ts: p.ts.wrapping_add(ts_offset),
+                marker: p.marker,
+                vp8,
+            },
+            switched: false,
+        })
+    }
+
     /// Decides a new frame's temporal fate, once per frame (at its first packet seen).
     fn decide_frame(&mut self, p: &PacketInfo) {
         self.dropping_frame = p.temporal > self.applied_temporal;
@@ -170,6 +213,9 @@ impl Forwarder {
         }
         let mut switched = false;
         if self.current != Some(p.spatial) {
+            if let Some(v) = self.prev_layer_repair(p) {
+                return v;
+            }
             if !(p.spatial == self.target && p.keyframe && p.frame_start) {
                 return Verdict::Drop(DropReason::NotCurrentLayer);
             }
@@ -258,6 +304,19 @@ impl Forwarder {
         let out_start = match self.last_out_seq {
             Some(l) => l + 1 + u64::from(!self.last_marker),
             None => p.ext_seq,
+        };
+        self.prev = match (self.current, self.last_in) {
+            (Some(layer), Some(last)) => {
+                std::mem::swap(&mut self.breakpoints, &mut self.prev_breakpoints);
+                Some((
+                    layer,
+                    last,
+                    self.ts_offset,
+                    self.picid_offset,
+                    self.tl0_offset,
+                ))
+            }
+            _ => None,
         };
         self.breakpoints.clear();
         self.push_breakpoint(p.ext_seq, out_start as i64 - p.ext_seq as i64);

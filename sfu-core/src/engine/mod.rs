@@ -27,6 +27,8 @@ use store::{PacketStore, Rewrite, SendHistory, Sent, SlotMeta, SlotRef, Vp8Offse
 
 /// Largest RTCP datagram the engine builds.
 const MAX_RTCP: usize = 1200;
+/// Recent packets remembered per video encoding for replay at a layer switch.
+const RECENT: usize = 128;
 /// Transport-wide sequence numbers remembered per publisher for feedback.
 const TWCC_WINDOW: usize = 1024;
 
@@ -65,6 +67,18 @@ struct Encoding {
     /// `rtp - ntp_ticks` from the last sender report, for aligning layers.
     base: Option<u32>,
     prev_marker: bool,
+    /// Recent packets by extended sequence number (video only): store slot, parsed info,
+    /// length and payload length, to replay packets that overtook a keyframe's first packet.
+    recent: Box<[Option<Recent>]>,
+}
+
+/// A recently received video packet, kept to replay it at a layer switch.
+#[derive(Debug, Clone, Copy)]
+struct Recent {
+    slot: SlotRef,
+    info: PacketInfo,
+    len: u16,
+    payload_len: u16,
 }
 
 #[derive(Debug)]
@@ -480,6 +494,8 @@ impl Engine {
                 last_keyframe_request: None,
                 base: None,
                 prev_marker: true,
+                recent: vec![None; if config.codec.is_audio() { 1 } else { RECENT }]
+                    .into_boxed_slice(),
             })
             .collect::<Vec<_>>();
         let p = self
@@ -969,45 +985,116 @@ impl Engine {
             self.stats.drops[DropReason::TooLarge.index()] += 1;
             return;
         };
+        let len = pkt.as_bytes().len();
+        let enc = &mut t.encodings[usize::from(src.encoding)];
+        if !codec.is_audio() {
+            let n = enc.recent.len();
+            enc.recent[arrival.ext_seq as usize % n] = Some(Recent {
+                slot,
+                info,
+                len: len as u16,
+                payload_len: meta.payload.1,
+            });
+        }
+        let newest = enc.recv.as_ref().map_or(arrival.ext_seq, |r| r.newest());
         for i in 0..t.subscriptions.len() {
             let sub_id = t.subscriptions[i];
             let Some(s) = self.subscriptions.get_mut(sub_id.0) else {
                 continue;
             };
-            match s.forwarder.on_packet(&info) {
-                Verdict::Drop(r) => self.stats.drops[r.index()] += 1,
-                Verdict::Forward { rewrite, switched } => {
-                    if self.transmit.len() >= self.config.transmit_queue {
-                        self.stats.drops[DropReason::QueueFull.index()] += 1;
-                        continue;
-                    }
-                    s.history.record(Sent {
-                        out_seq: rewrite.seq,
-                        slot,
-                        rewrite,
-                    });
-                    s.stats.packets += 1;
-                    s.stats.bytes += pkt.as_bytes().len() as u64;
-                    s.octets = s.octets.wrapping_add(payload.len() as u32);
-                    s.last_out = Some((rewrite.ts, now));
-                    self.transmit.push_back(Out {
-                        to: s.subscriber,
+            let verdict = s.forwarder.on_packet(&info);
+            let switched = matches!(verdict, Verdict::Forward { switched: true, .. });
+            Self::deliver(
+                &mut self.stats,
+                &mut self.transmit,
+                self.config.transmit_queue,
+                now,
+                sub_id,
+                s,
+                slot,
+                verdict,
+                len,
+                usize::from(meta.payload.1),
+            );
+            if switched {
+                self.stats.layer_switches += 1;
+                self.want_keyframe.remove(&sub_id);
+                if self.events.len() < self.config.event_queue {
+                    self.events.push_back(Event::LayerSwitched {
                         subscription: sub_id,
-                        slot,
-                        rewrite,
-                        rtx_osn: None,
+                        spatial: info.spatial,
                     });
-                    if switched {
-                        self.stats.layer_switches += 1;
-                        self.want_keyframe.remove(&sub_id);
-                        if self.events.len() < self.config.event_queue {
-                            self.events.push_back(Event::LayerSwitched {
-                                subscription: sub_id,
-                                spatial: info.spatial,
-                            });
-                        }
-                    }
                 }
+                // Packets of this layer newer than the keyframe's first packet may have
+                // overtaken it and been dropped for this subscriber: replay them from the store.
+                let enc = &t.encodings[usize::from(src.encoding)];
+                let n = enc.recent.len() as u64;
+                let from = arrival.ext_seq + 1;
+                for e in from..=newest.min(arrival.ext_seq + n - 1) {
+                    let Some(Recent {
+                        slot,
+                        info,
+                        len,
+                        payload_len: pl,
+                    }) = enc.recent[(e % n) as usize].filter(|r| r.info.ext_seq == e)
+                    else {
+                        continue;
+                    };
+                    let verdict = s.forwarder.on_packet(&info);
+                    Self::deliver(
+                        &mut self.stats,
+                        &mut self.transmit,
+                        self.config.transmit_queue,
+                        now,
+                        sub_id,
+                        s,
+                        slot,
+                        verdict,
+                        usize::from(len),
+                        usize::from(pl),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Queues a forwarder's verdict on one packet for one subscription.
+    #[allow(clippy::too_many_arguments)]
+    fn deliver(
+        stats: &mut EngineStats,
+        transmit: &mut VecDeque<Out>,
+        queue_limit: usize,
+        now: Instant,
+        sub_id: SubscriptionId,
+        s: &mut Subscription,
+        slot: SlotRef,
+        verdict: Verdict,
+        len: usize,
+        payload_len: usize,
+    ) {
+        match verdict {
+            Verdict::Drop(r) => stats.drops[r.index()] += 1,
+            Verdict::Forward { rewrite, .. } => {
+                if transmit.len() >= queue_limit {
+                    stats.drops[DropReason::QueueFull.index()] += 1;
+                    return;
+                }
+                s.history.record(Sent {
+                    out_seq: rewrite.seq,
+                    slot,
+                    rewrite,
+                });
+                s.stats.packets += 1;
+                s.stats.bytes += len as u64;
+                s.octets = s.octets.wrapping_add(payload_len as u32);
+                s.last_out = Some((rewrite.ts, now));
+                transmit.push_back(Out {
+                    to: s.subscriber,
+                    subscription: sub_id,
+                    slot,
+                    rewrite,
+                    rtx_osn: None,
+                });
             }
         }
     }

@@ -181,6 +181,11 @@ impl RecvStream {
         n
     }
 
+    /// Newest extended sequence number received (0 before any).
+    pub(crate) fn newest(&self) -> u64 {
+        self.max.unwrap_or(0)
+    }
+
     pub(crate) fn missing_count(&self) -> usize {
         self.missing.len()
     }
