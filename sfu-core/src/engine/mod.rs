@@ -675,8 +675,9 @@ impl Engine {
             .tracks
             .remove(track.0)
             .ok_or(Error::UnknownTrack(track))?;
+        // The track is gone already, so `unsubscribe` only detaches each subscriber.
         for sub in t.subscriptions {
-            let _ = self.unsubscribe_inner(sub);
+            let _ = self.unsubscribe(sub);
         }
         if let Some(p) = self.participants.get_mut(t.owner.0) {
             p.ssrcs.retain(|_, r| r.track != track);
@@ -684,15 +685,6 @@ impl Engine {
         }
         self.nack_pending.retain(|(t, _)| *t != track);
         Ok(())
-    }
-
-    fn unsubscribe_inner(&mut self, sub: SubscriptionId) -> Option<()> {
-        let s = self.subscriptions.remove(sub.0)?;
-        if let Some(p) = self.participants.get_mut(s.subscriber.0) {
-            p.subscriptions.retain(|x| *x != sub);
-        }
-        self.want_keyframe.remove(&sub);
-        Some(())
     }
 
     /// Removes a participant: its tracks, its subscriptions, and subscriptions to its tracks.
