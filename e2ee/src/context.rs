@@ -119,20 +119,18 @@ fn nonce(salt: &[u8; NONCE_LEN], ctr: u64) -> [u8; NONCE_LEN] {
     n
 }
 
-/// `header || metadata` as one slice: the header alone when there is no metadata, else a copy
-/// into `scratch`.
-fn aad<'a>(
-    header: &'a [u8],
-    metadata: &'a [u8],
-    scratch: &'a mut [u8; MAX_HEADER_LEN + MAX_METADATA_LEN],
-) -> &'a [u8] {
-    if metadata.is_empty() {
-        return header;
-    }
+/// `header || metadata`, built in a stack buffer. Only called with metadata: without it the
+/// AAD is the header itself, and no buffer is touched (zeroing 1 KiB per frame measurably
+/// slowed 1200-byte frames).
+fn aad_with_metadata(
+    header: &[u8],
+    metadata: &[u8],
+) -> ([u8; MAX_HEADER_LEN + MAX_METADATA_LEN], usize) {
+    let mut scratch = [0u8; MAX_HEADER_LEN + MAX_METADATA_LEN];
     let n = header.len() + metadata.len();
     scratch[..header.len()].copy_from_slice(header);
     scratch[header.len()..n].copy_from_slice(metadata);
-    &scratch[..n]
+    (scratch, n)
 }
 
 fn check_metadata(metadata: &[u8]) -> Result<(), Error> {
@@ -325,8 +323,14 @@ impl Context {
         })?;
         // Consume the counter before encrypting: it is never used twice, whatever happens next.
         k.next = ctr.checked_add(1);
-        let mut scratch = [0u8; MAX_HEADER_LEN + MAX_METADATA_LEN];
-        let aad = aad(header, metadata, &mut scratch);
+        let scratch;
+        let aad: &[u8] = if metadata.is_empty() {
+            header
+        } else {
+            let (buf, n) = aad_with_metadata(header, metadata);
+            scratch = buf;
+            &scratch[..n]
+        };
         k.aead
             .seal_in_place(&nonce(&k.salt, ctr), aad, payload, &mut tag[..nt])?;
         Ok(hlen)
@@ -415,8 +419,14 @@ impl Context {
         let len = frame.len();
         let (header, rest) = frame.split_at_mut(hlen);
         let (body, tag) = rest.split_at_mut(len - min);
-        let mut scratch = [0u8; MAX_HEADER_LEN + MAX_METADATA_LEN];
-        let aad = aad(header, metadata, &mut scratch);
+        let scratch;
+        let aad: &[u8] = if metadata.is_empty() {
+            header
+        } else {
+            let (buf, n) = aad_with_metadata(header, metadata);
+            scratch = buf;
+            &scratch[..n]
+        };
         k.aead
             .open_in_place(&nonce(&k.salt, h.ctr.0), aad, body, tag)?;
         k.window.record(h.ctr.0);

@@ -42,7 +42,8 @@ impl ReplayWindow {
                 "replay window must be 1-65536 counters",
             ));
         }
-        let words = size.div_ceil(64) as usize;
+        // A power-of-two ring, so the slot of a counter is a mask, not a division.
+        let words = size.div_ceil(64).next_power_of_two() as usize;
         Ok(Self {
             size: u64::from(size),
             newest: None,
@@ -62,9 +63,8 @@ impl ReplayWindow {
     }
 
     fn slot(&self, ctr: u64) -> (usize, u64) {
-        let n = (self.bits.len() * 64) as u64;
-        let i = ctr % n;
-        ((i / 64) as usize, 1u64 << (i % 64))
+        let i = ctr & ((self.bits.len() as u64 * 64) - 1);
+        ((i >> 6) as usize, 1u64 << (i & 63))
     }
 
     /// Whether `ctr` would be accepted. Changes nothing.
