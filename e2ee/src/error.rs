@@ -111,6 +111,23 @@ pub enum Error {
         /// Length given.
         got: usize,
     },
+    /// A length handed to the AEAD is outside what the suite can take. A payload longer than
+    /// one nonce covers (AES-CTR would wrap its 32-bit block counter; AES-GCM stops at
+    /// 2^36 - 32 bytes) is a caller error on seal, and on open a frame no honest sender can
+    /// have produced. A tag buffer that is not the suite's `Nt` bytes is a caller error.
+    #[error("{what} is {len} bytes, outside the {min}..={max} bytes that {suite} takes")]
+    LengthOutOfRange {
+        /// Which input: "plaintext to seal", "ciphertext to open", "AAD", "tag buffer".
+        what: &'static str,
+        /// The suite's RFC name.
+        suite: &'static str,
+        /// Bytes given.
+        len: u64,
+        /// Fewest bytes accepted.
+        min: u64,
+        /// Most bytes accepted.
+        max: u64,
+    },
     /// Metadata (or a clear prefix) is longer than the context accepts.
     #[error("metadata of {len} bytes exceeds the {max}-byte limit")]
     MetadataTooLong {

@@ -52,6 +52,9 @@ pub trait SuiteProvider: fmt::Debug + Send + Sync {
 /// underlying library allows it, and their `Debug` never prints key bytes.
 pub trait AeadKey: fmt::Debug + Send + Sync {
     /// Encrypts `in_out` in place and writes the tag (`Nt` bytes, `tag.len()`) to `tag`.
+    ///
+    /// A `tag` that is not `Nt` bytes, or a payload or AAD longer than one nonce may cover, is
+    /// [`Error::LengthOutOfRange`] and leaves both buffers untouched.
     fn seal_in_place(
         &self,
         nonce: &[u8; NONCE_LEN],
@@ -61,7 +64,8 @@ pub trait AeadKey: fmt::Debug + Send + Sync {
     ) -> Result<(), Error>;
 
     /// Verifies `tag` and decrypts `in_out` in place. On [`Error::AuthenticationFailed`] the
-    /// contents of `in_out` are unspecified; no other state changes.
+    /// contents of `in_out` are unspecified; no other state changes. Lengths are checked as in
+    /// [`AeadKey::seal_in_place`] before anything else.
     fn open_in_place(
         &self,
         nonce: &[u8; NONCE_LEN],
@@ -101,4 +105,75 @@ pub fn suite_provider(
         suite: suite.name(),
         provider: provider.name(),
     })
+}
+
+/// Longest AAD any backend is asked to take: far beyond any frame, and low enough that the
+/// HMAC input of the CTR suites (AAD plus at most 2^36 bytes of ciphertext) stays under
+/// SHA-256's 2^61-byte message limit, so no backend can hit an internal length panic.
+pub(crate) const AAD_MAX: u64 = 1 << 60;
+
+/// Which way an AEAD call goes, for error messages that say which input is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Seal,
+    Open,
+}
+
+/// Checks the lengths of one AEAD call before any byte is touched: the payload against the
+/// AEAD's per-nonce limit `max_payload`, the AAD against [`AAD_MAX`], the tag against `Nt`.
+pub(crate) fn check_aead_lengths(
+    suite: CipherSuite,
+    direction: Direction,
+    aad_len: usize,
+    payload_len: usize,
+    tag_len: usize,
+    max_payload: u64,
+) -> Result<(), Error> {
+    let out_of_range = |what, len: usize, min, max| Error::LengthOutOfRange {
+        what,
+        suite: suite.name(),
+        len: len as u64,
+        min,
+        max,
+    };
+    let (payload_what, tag_what) = match direction {
+        Direction::Seal => ("plaintext to seal", "tag buffer to seal into"),
+        Direction::Open => ("ciphertext to open", "tag to verify"),
+    };
+    if payload_len as u64 > max_payload {
+        return Err(out_of_range(payload_what, payload_len, 0, max_payload));
+    }
+    if aad_len as u64 > AAD_MAX {
+        return Err(out_of_range("AAD", aad_len, 0, AAD_MAX));
+    }
+    let nt = suite.tag_len();
+    if tag_len != nt {
+        return Err(out_of_range(tag_what, tag_len, nt as u64, nt as u64));
+    }
+    Ok(())
+}
+
+/// Checks that `key` is the suite's `Nk` bytes.
+pub(crate) fn check_aead_key_len(suite: CipherSuite, key: &[u8]) -> Result<(), Error> {
+    if key.len() != suite.key_len() {
+        return Err(Error::InvalidKeyLength {
+            what: "AEAD key (the suite's Nk)",
+            expected: suite.key_len(),
+            got: key.len(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that an HKDF output length is at most `255 * Nh` (RFC 5869).
+pub(crate) fn check_hkdf_len(suite: CipherSuite, out_len: usize) -> Result<(), Error> {
+    let max = 255 * suite.hash_len();
+    if out_len > max {
+        return Err(Error::InvalidKeyLength {
+            what: "HKDF output (at most 255 * Nh)",
+            expected: max,
+            got: out_len,
+        });
+    }
+    Ok(())
 }
