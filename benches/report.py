@@ -1,37 +1,48 @@
 #!/usr/bin/env python3
-"""Ratios from the `sframe` criterion bench, as a Markdown table.
+"""Ratios from the `sframe` criterion bench, as Markdown tables.
 
-Reads every `<criterion dir>/**/new/benchmark.json` (and the `estimates.json` beside it) that
-the bench `benches/benches/sframe.rs` wrote, and prints, per operation (seal, open), suite,
-payload size and backend:
+Reads what the bench `benches/benches/sframe.rs` left under the criterion directory
+(`<id>/<run>/benchmark.json` and `sample.json`; `<run>` is `new` for the latest run, or the
+name given to `--save-baseline`) and prints, per operation (seal, open), suite, payload size
+and backend:
 
-    telesfu / raw-aead        the cost of SFrame over the AEAD alone (target <= 1.10)
+    telesfu / raw-aead        what SFrame costs over the AEAD alone (target <= 1.10)
     telesfu / sframe-crate    against the peer crate (target <= 1.00)
 
-Each figure is the ratio of criterion's median time per frame; the bracket is the range the
-two medians' 95% confidence intervals allow. The table also goes to `docs/bench-sframe.md`
-with the date, the machine and the command.
+Two statistics of criterion's samples (each sample: the mean time per frame over one batch
+of iterations) give each ratio:
 
-Usage (from the repository root, after the bench ran):
+    median    of the samples of all runs given, pooled;
+    fastest   the fastest sample: on a shared machine other processes only ever add time,
+              so the fastest sample is the one least disturbed.
 
-    cargo bench -p telesfu-benches --bench sframe
-    python3 benches/report.py [--criterion DIR] [--out FILE] [--no-write]
+A target counts as met when both agree it is; "noisy" when they disagree. With several runs
+the per-run median ratios show how far one run can be trusted. The tables go to
+`docs/bench-sframe.md` with the date, the machine and the commands.
 
-Standard library only.
+Usage (from the repository root):
+
+    cargo bench -p telesfu-benches --bench sframe -- --save-baseline run1
+    cargo bench -p telesfu-benches --bench sframe -- --save-baseline run2
+    python3 benches/report.py --runs run1 run2
+
+`python3 benches/report.py` alone reports the latest run. Standard library only.
 """
 
 import argparse
 import datetime
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMAND = "cargo bench -p telesfu-benches --bench sframe"
+BENCH = "cargo bench -p telesfu-benches --bench sframe"
 OPS = ("seal", "open")
 RAW, OURS, PEER = "raw-aead", "telesfu", "sframe-crate"
+PEER_BACKEND = "ring"
 TARGET_RAW = 1.10
 TARGET_PEER = 1.00
 
@@ -50,62 +61,82 @@ def target_dir():
         return ROOT / "target"
 
 
-def load(criterion_dir):
-    """{(op, suite, size, contender, backend): (median, lo, hi, mad, mtime)} in ns."""
+def load(criterion_dir, runs):
+    """{(op, suite, size, contender, backend): {run: [ns per frame, one per sample]}}."""
     results = {}
-    for bench_json in criterion_dir.glob("**/new/benchmark.json"):
-        try:
-            meta = json.loads(bench_json.read_text())
-            est_path = bench_json.with_name("estimates.json")
-            est = json.loads(est_path.read_text())
-        except (OSError, ValueError):
-            print(f"skipping unreadable {bench_json}", file=sys.stderr)
-            continue
-        parts = meta.get("group_id", "").split("/")
-        if len(parts) != 3 or parts[0] not in OPS or not parts[2].endswith("B"):
-            continue  # another bench's group
-        op, suite, size = parts[0], parts[1], int(parts[2][:-1])
-        med = est["median"]
-        ci = med["confidence_interval"]
-        key = (op, suite, size, meta.get("function_id"), meta.get("value_str"))
-        results[key] = (
-            med["point_estimate"],
-            ci["lower_bound"],
-            ci["upper_bound"],
-            est["median_abs_dev"]["point_estimate"],
-            est_path.stat().st_mtime,
-        )
-    return results
+    mtimes = []
+    for run in runs:
+        for bench_json in criterion_dir.glob(f"**/{run}/benchmark.json"):
+            try:
+                meta = json.loads(bench_json.read_text())
+                sample_path = bench_json.with_name("sample.json")
+                sample = json.loads(sample_path.read_text())
+            except (OSError, ValueError):
+                print(f"skipping unreadable {bench_json}", file=sys.stderr)
+                continue
+            parts = meta.get("group_id", "").split("/")
+            if len(parts) != 3 or parts[0] not in OPS or not parts[2].endswith("B"):
+                continue  # another bench's group
+            try:
+                size = int(parts[2][:-1])
+            except ValueError:
+                continue
+            per_frame = [t / n for t, n in zip(sample["times"], sample["iters"]) if n > 0]
+            if not per_frame:
+                continue
+            key = (parts[0], parts[1], size, meta.get("function_id"), meta.get("value_str"))
+            results.setdefault(key, {})[run] = per_frame
+            mtimes.append(sample_path.stat().st_mtime)
+    return results, mtimes
+
+
+def pooled(by_run):
+    samples = [x for xs in by_run.values() for x in xs]
+    return statistics.median(samples), min(samples)
+
+
+def ratios(ours, base, runs):
+    """(median ratio, fastest ratio, [median ratio per run]) or None."""
+    if not ours or not base:
+        return None
+    (om, of), (bm, bf) = pooled(ours), pooled(base)
+    per_run = [statistics.median(ours[r]) / statistics.median(base[r])
+               for r in runs if r in ours and r in base]
+    return om / bm, of / bf, per_run
+
+
+def verdict(r, target):
+    if r is None:
+        return "not measured"
+    met = (r[0] <= target, r[1] <= target)
+    if all(met):
+        return "yes"
+    if not any(met):
+        return "**no**"
+    return "noisy"
+
+
+def fmt_ratio_row(key, r, target, multi):
+    op, suite, size, backend = key
+    if r is None:
+        cells = ["n/a", "n/a"] + (["n/a"] if multi else [])
+    else:
+        cells = [f"**{r[0]:.3f}**", f"{r[1]:.3f}"]
+        if multi:
+            cells.append(", ".join(f"{x:.3f}" for x in r[2]))
+    return f"| {op} | {suite} | {size} | {backend} | " + " | ".join(
+        cells + [verdict(r, target)]) + " |"
 
 
 def fmt_time(ns):
     return f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
 
 
-def ratio(num, den):
-    """Point ratio and the range the two confidence intervals allow."""
-    if num is None or den is None:
-        return None
-    return num[0] / den[0], num[1] / den[2], num[2] / den[1]
-
-
-def fmt_ratio(r):
-    if r is None:
-        return "n/a"
-    return f"**{r[0]:.3f}** [{r[1]:.2f}–{r[2]:.2f}]"
-
-
-def verdict(r_raw, r_peer):
-    if r_raw is None:
-        return "not measured"
-    ok_raw = r_raw[0] <= TARGET_RAW
-    ok_peer = r_peer is None or r_peer[0] <= TARGET_PEER
-    misses = []
-    if not ok_raw:
-        misses.append(f"> {TARGET_RAW:.2f}x raw")
-    if not ok_peer:
-        misses.append("slower than sframe")
-    return "yes" if not misses else "no (" + ", ".join(misses) + ")"
+def spread(by_run):
+    """Relative median absolute deviation of the pooled samples."""
+    samples = [x for xs in by_run.values() for x in xs]
+    med = statistics.median(samples)
+    return statistics.median(abs(x - med) for x in samples) / med
 
 
 def machine():
@@ -117,12 +148,7 @@ def machine():
                 break
     except OSError:
         pass
-    try:
-        nproc = subprocess.run(["nproc"], capture_output=True, check=True,
-                               text=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        nproc = str(os.cpu_count())
-    return nproc, model
+    return tool(["nproc"]) or str(os.cpu_count()), model
 
 
 def tool(args):
@@ -130,86 +156,112 @@ def tool(args):
         return subprocess.run(args, cwd=ROOT, capture_output=True, check=True,
                               text=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return ""
 
 
-def render(results, criterion_dir):
-    rows = []
-    groups = sorted({(op, s, n) for (op, s, n, _, _) in results},
-                    key=lambda g: (OPS.index(g[0]), g[1], g[2]))
-    backends = sorted({b for (_, _, _, f, b) in results if f in (RAW, OURS)},
+def render(results, mtimes, runs, criterion_dir):
+    multi = len(runs) > 1
+    groups = sorted({k[:3] for k in results}, key=lambda g: (OPS.index(g[0]), g[1], g[2]))
+    backends = sorted({k[4] for k in results if k[3] in (RAW, OURS)},
                       key=lambda b: (b != "ring", b))
+    head = ("| op | suite | payload B | backend | median | fastest sample | "
+            + ("median per run | " if multi else "") + "target met |")
+    rule = "|---|---|---:|---|---:|---:|" + ("---|" if multi else "") + "---|"
+    vs_raw, vs_peer, times = [head, rule], [head, rule], []
     for op, suite, size in groups:
-        peer = results.get((op, suite, size, PEER, "ring"))
+        peer = results.get((op, suite, size, PEER, PEER_BACKEND))
         for backend in backends or ["none measured"]:
             raw = results.get((op, suite, size, RAW, backend))
             ours = results.get((op, suite, size, OURS, backend))
             if raw is None and ours is None and backends:
                 continue
-            r_raw, r_peer = ratio(ours, raw), ratio(ours, peer)
-            noise = max((x[3] / x[0] for x in (raw, ours, peer) if x), default=0.0)
-            rows.append(
-                f"| {op} | {suite} | {size} | {backend} "
-                f"| {fmt_ratio(r_raw)} | {fmt_ratio(r_peer)} | {verdict(r_raw, r_peer)} "
-                f"| {fmt_time(raw[0]) if raw else 'n/a'} "
-                f"| {fmt_time(ours[0]) if ours else 'n/a'} "
-                f"| {fmt_time(peer[0]) if peer else 'n/a'} "
-                f"| {100 * noise:.1f}% |"
-            )
-    mtimes = [v[4] for v in results.values()]
-    span = (max(mtimes) - min(mtimes)) / 60 if mtimes else 0.0
+            key = (op, suite, size, backend)
+            vs_raw.append(fmt_ratio_row(key, ratios(ours, raw, runs), TARGET_RAW, multi))
+            vs_peer.append(fmt_ratio_row(key, ratios(ours, peer, runs), TARGET_PEER, multi))
+            cells = []
+            for by_run in (raw, ours, peer):
+                if by_run is None:
+                    cells.append("n/a")
+                else:
+                    m, f = pooled(by_run)
+                    cells.append(f"{fmt_time(m)} / {fmt_time(f)} (±{100 * spread(by_run):.0f}%)")
+            times.append(f"| {op} | {suite} | {size} | {backend} | " + " | ".join(cells) + " |")
+
     nproc, model = machine()
-    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    run_at = (datetime.datetime.fromtimestamp(max(mtimes)).astimezone()
-              .strftime("%Y-%m-%d %H:%M %Z") if mtimes else "never")
+    now = datetime.datetime.now().astimezone()
+    span = ""
+    if mtimes:
+        first = datetime.datetime.fromtimestamp(min(mtimes)).astimezone()
+        last = datetime.datetime.fromtimestamp(max(mtimes)).astimezone()
+        span = f"; measured {first:%Y-%m-%d %H:%M} to {last:%H:%M %Z}"
+    commands = ([f"{BENCH} -- --save-baseline {r}" for r in runs] if runs != ["new"]
+                else [BENCH])
+    report_cmd = "python3 benches/report.py" + (
+        " --runs " + " ".join(runs) if runs != ["new"] else "")
     out = [
         "# SFrame seal/open: telesfu against raw AEAD and the sframe crate",
         "",
-        f"- Date: {now} (bench results written up to {run_at}, within {span:.0f} min)",
-        f"- Machine: {nproc} CPUs (`nproc`), {model}",
-        f"- Toolchain: {tool(['rustc', '-V'])}; commit {tool(['git', 'rev-parse', '--short', 'HEAD'])}",
-        f"- Command: `{COMMAND}`, then `python3 benches/report.py`",
-        f"- Source: `{criterion_dir}`",
+        f"- Date: {now:%Y-%m-%d %H:%M %Z}{span}",
+        f"- Machine: {nproc} CPUs (`nproc`), {model}; shared with other builds, so noisy",
+        f"- Toolchain: {tool(['rustc', '-V']) or 'unknown'}; "
+        f"commit {tool(['git', 'rev-parse', '--short', 'HEAD']) or 'unknown'}",
+        "- Commands:",
+        *[f"  - `{c}`" for c in commands],
+        f"  - `{report_cmd}`",
+        f"- Data: `{criterion_dir}`, runs: {', '.join(runs)}",
         "",
-        "Ratios of criterion's median time per frame (lower is better); brackets give the range the",
-        "two medians' 95% confidence intervals allow. `raw-aead` is the backend's AEAD alone on the",
-        "same bytes, key, nonce and 5-byte header AAD (the physical limit); `sframe-crate` is the",
-        "`sframe` 2.1 crate with its ring backend (its only backend for these suites), so every",
-        "backend row compares against the same sframe figure.",
+        "`raw-aead` is the backend's AEAD alone on the same bytes, key, nonce and 5-byte header",
+        "AAD, at the same buffer offsets as telesfu's: the physical limit. `telesfu` is `Context::seal_in_place` / `open_in_place` (replay",
+        "window on). `sframe-crate` is the `sframe` 2.1 crate with its ring backend (its only one",
+        "for these suites) through its `_into` APIs and its replay protection; every backend row",
+        "compares against that same figure, so only the `ring` rows compare like with like.",
+        "The bench checks that all three produce byte-identical frames before it measures.",
         "",
-        f"Targets: telesfu / raw-aead <= {TARGET_RAW:.2f}, telesfu / sframe-crate <= "
-        f"{TARGET_PEER:.2f}.",
-        "Noise: the largest median absolute deviation among the row's contenders, relative to",
-        "its median. Absolute times drift on a shared machine; they are for orientation only.",
+        "Ratios are of time per frame, lower is better. `median`: medians of the pooled samples;",
+        "`fastest sample`: the least disturbed sample of each side. The target counts as met when",
+        "both statistics meet it, `noisy` when they disagree.",
         "",
-        "| op | suite | payload B | backend | telesfu / raw-aead | telesfu / sframe-crate "
-        "| target met | raw-aead | telesfu | sframe-crate | noise |",
-        "|---|---|---:|---|---|---|---|---:|---:|---:|---:|",
-        *rows,
+        f"## telesfu / raw-aead (target <= {TARGET_RAW:.2f})",
+        "",
+        *vs_raw,
+        "",
+        f"## telesfu / sframe-crate (target <= {TARGET_PEER:.2f})",
+        "",
+        *vs_peer,
+        "",
+        "## Times per frame (median / fastest sample, ± relative median absolute deviation)",
+        "",
+        "For orientation only: absolute times drift on a shared machine.",
+        "",
+        "| op | suite | payload B | backend | raw-aead | telesfu | sframe-crate (ring) |",
+        "|---|---|---:|---|---:|---:|---:|",
+        *times,
         "",
     ]
-    if not rows:
-        out.insert(-1, "_No results of the sframe bench found: run it first._")
+    if not results:
+        out.append("_No results of the sframe bench found: run it first._\n")
     return "\n".join(out)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--criterion", type=Path, help="criterion output directory "
-                    "(default: <cargo target dir>/criterion)")
+    ap.add_argument("--criterion", type=Path,
+                    help="criterion output directory (default: <cargo target dir>/criterion)")
+    ap.add_argument("--runs", nargs="+", default=["new"],
+                    help="run names: `new` (latest) or names given to --save-baseline")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "bench-sframe.md")
     ap.add_argument("--no-write", action="store_true", help="print only")
     args = ap.parse_args()
     criterion_dir = args.criterion or target_dir() / "criterion"
     if not criterion_dir.is_dir():
-        sys.exit(f"no criterion output at {criterion_dir}: run `{COMMAND}` first")
-    results = load(criterion_dir)
+        sys.exit(f"no criterion output at {criterion_dir}: run `{BENCH}` first")
+    results, mtimes = load(criterion_dir, args.runs)
     shown = criterion_dir
     try:
         shown = criterion_dir.resolve().relative_to(ROOT)
     except ValueError:
         pass
-    text = render(results, shown)
+    text = render(results, mtimes, args.runs, shown)
     print(text)
     if not args.no_write:
         args.out.parent.mkdir(parents=True, exist_ok=True)
