@@ -214,7 +214,6 @@ fn uplink_loss_under_a_temporal_ceiling_leaves_no_holes() {
 ///   happens on the late first packet and the subscriber gets a keyframe with a hole it can
 ///   never fill (undecodable frames until the next keyframe).
 #[test]
-#[ignore = "engine bug: no holes remain, but one displayed timestamp goes backwards around a switch under loss (under investigation)"]
 fn uplink_loss_around_switches_leaves_no_holes() {
     let mut sim = Sim::new(SimConfig::new(26), t0());
     let alice = sim.add_client(path(25).with_loss(Loss::Random(0.05)), path(25));

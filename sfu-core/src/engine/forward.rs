@@ -335,6 +335,18 @@ impl Forwarder {
             }
             (None, _, _) => 0,
         };
+        // Never backwards: when the keyframe switched to was captured before the last frame
+        // sent (its first packet came late, after a repair, while the old layer went on), go on
+        // one tick after that frame. The shift carries to the layer's later frames until the
+        // next switch re-aligns.
+        if self.last_out_at.is_some() {
+            let behind = self
+                .last_out_ts
+                .wrapping_sub(p.ts.wrapping_add(self.ts_offset)) as i32;
+            if behind >= 0 {
+                self.ts_offset = self.ts_offset.wrapping_add(behind as u32 + 1);
+            }
+        }
         self.last_base = p.layer_base;
         // VP8: continue picture IDs and TL0PICIDX.
         if let Some(Vp8Ids {
