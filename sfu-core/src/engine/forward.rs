@@ -190,6 +190,7 @@ impl Forwarder {
                 ts: p.ts.wrapping_add(ts_offset),
                 marker: p.marker,
                 vp8,
+                pad: false,
             },
             switched: false,
         })
@@ -227,7 +228,21 @@ impl Forwarder {
         let late = self.last_in.is_some_and(|last| p.ext_seq <= last);
         if late {
             if p.temporal > self.applied_temporal {
-                return Verdict::Drop(DropReason::TemporalLayer);
+                // Its number was reserved when later packets arrived first: fill it with
+                // padding, or the subscriber would wait (and NACK) for it forever.
+                return match self.offset_for(p.ext_seq) {
+                    Some(o) => Verdict::Forward {
+                        rewrite: Rewrite {
+                            seq: (p.ext_seq as i64 + o) as u16,
+                            ts: p.ts.wrapping_add(self.ts_offset),
+                            marker: false,
+                            vp8: None,
+                            pad: true,
+                        },
+                        switched: false,
+                    },
+                    None => Verdict::Drop(DropReason::TemporalLayer),
+                };
             }
         } else {
             // Temporal filtering, per frame: decided at the frame's first packet. The ceiling
@@ -294,6 +309,7 @@ impl Forwarder {
                 ts,
                 marker: p.marker,
                 vp8: vp8.filter(|_| p.vp8.is_some_and(|v| v.picture_id.is_some())),
+                pad: false,
             },
             switched,
         }

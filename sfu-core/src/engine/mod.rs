@@ -27,6 +27,8 @@ use store::{PacketStore, Rewrite, SendHistory, Sent, SlotMeta, SlotRef, Vp8Offse
 
 /// Largest RTCP datagram the engine builds.
 const MAX_RTCP: usize = 1200;
+/// The body of a padding-only packet: three zero bytes and the padding count (RFC 3550 §5.1).
+const PADDING: [u8; 4] = [0, 0, 0, 4];
 /// Recent packets remembered per video encoding for replay at a layer switch.
 const RECENT: usize = 128;
 /// Transport-wide sequence numbers remembered per publisher for feedback.
@@ -1213,7 +1215,12 @@ impl Engine {
             self.stats.drops[DropReason::QueueFull.index()] += 1;
             return;
         }
-        let rtx_osn = s.config.rtx_ssrc.map(|_| sent.out_seq);
+        // Padding is resent as padding under its own number, never wrapped in RTX.
+        let rtx_osn = s
+            .config
+            .rtx_ssrc
+            .filter(|_| !sent.rewrite.pad)
+            .map(|_| sent.out_seq);
         s.stats.retransmissions += 1;
         self.stats.retransmissions += 1;
         self.transmit.push_back(Out {
@@ -1673,7 +1680,13 @@ impl Engine {
         } else {
             0
         };
-        let (po, pl) = (usize::from(meta.payload.0), usize::from(meta.payload.1));
+        let payload = if out.rewrite.pad {
+            &PADDING[..]
+        } else {
+            let po = usize::from(meta.payload.0);
+            &src[po..po + usize::from(meta.payload.1)]
+        };
+        let pl = payload.len();
         let total = RTP_HEADER_LEN + ext_len + pl;
         if buf.len() < total {
             self.stats.drops[DropReason::TooLarge.index()] += 1;
@@ -1709,8 +1722,12 @@ impl Engine {
             buf[at..pos].fill(0);
             buf[14..16].copy_from_slice(&(((ext_len - 4) / 4) as u16).to_be_bytes());
         }
-        buf[pos..pos + pl].copy_from_slice(&src[po..po + pl]);
-        Self::rewrite_vp8(out, meta, &mut buf[pos..pos + pl]);
+        buf[pos..pos + pl].copy_from_slice(payload);
+        if out.rewrite.pad {
+            buf[0] |= 0x20;
+        } else {
+            Self::rewrite_vp8(out, meta, &mut buf[pos..pos + pl]);
+        }
         Some(total)
     }
 
@@ -1772,7 +1789,11 @@ impl Engine {
             4 + el.next_multiple_of(4)
         };
         let (po, pl) = (usize::from(meta.payload.0), usize::from(meta.payload.1));
-        let payload = &src[po..po + pl];
+        let payload = if out.rewrite.pad {
+            &PADDING[..]
+        } else {
+            &src[po..po + pl]
+        };
         let osn_len = if out.rtx_osn.is_some() { 2 } else { 0 };
         let total = RTP_HEADER_LEN + ext_len + osn_len + payload.len();
         if buf.len() < total {
@@ -1819,8 +1840,12 @@ impl Engine {
             pos += 2;
         }
         buf[pos..pos + payload.len()].copy_from_slice(payload);
-        // VP8 picture ID and TL0PICIDX, at the offsets found when the packet arrived.
-        Self::rewrite_vp8(out, meta, &mut buf[pos..pos + payload.len()]);
+        if out.rewrite.pad && out.rtx_osn.is_none() {
+            buf[0] |= 0x20;
+        } else if !out.rewrite.pad {
+            // VP8 picture ID and TL0PICIDX, at the offsets found when the packet arrived.
+            Self::rewrite_vp8(out, meta, &mut buf[pos..pos + payload.len()]);
+        }
         Some(total)
     }
 }

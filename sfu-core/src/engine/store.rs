@@ -98,6 +98,9 @@ pub(crate) struct Rewrite {
     pub(crate) marker: bool,
     /// VP8 picture ID and TL0PICIDX to write, if rewritten.
     pub(crate) vp8: Option<(u16, Option<u8>)>,
+    /// Send a padding-only packet under this number instead of the media (the packet it was
+    /// reserved for turned out to be filtered).
+    pub(crate) pad: bool,
 }
 
 /// A fixed-size history of what one subscription sent, indexed by outgoing sequence number.

@@ -228,6 +228,8 @@ pub struct VirtualDecoder {
     config: ReceiverConfig,
     epoch_time: Instant,
     packets: BTreeMap<u64, Pkt>,
+    /// Sequence numbers filled by padding-only packets, skipped when walking frames.
+    fillers: BTreeSet<u64>,
     key_starts: BTreeSet<u64>,
     max_seq: Option<u64>,
     missing: BTreeMap<u64, Missing>,
@@ -259,6 +261,7 @@ impl VirtualDecoder {
             config,
             epoch_time: epoch,
             packets: BTreeMap::new(),
+            fillers: BTreeSet::new(),
             key_starts: BTreeSet::new(),
             max_seq: None,
             missing: BTreeMap::new(),
@@ -398,6 +401,15 @@ impl VirtualDecoder {
             self.last_transit = Some(transit);
         }
 
+        if payload.is_empty() {
+            // Padding only: it fills its sequence number (the engine sends it in place of a
+            // packet of a filtered frame) and carries no media.
+            if self.next_seq.is_none_or(|n| ext >= n) && self.fillers.len() < MAX_BUFFER {
+                self.fillers.insert(ext);
+            }
+            self.process(now);
+            return;
+        }
         let Some(pkt) = self.describe(ts, marker, payload, dd) else {
             self.stats.malformed += 1;
             return;
@@ -543,12 +555,19 @@ impl VirtualDecoder {
     fn remove_below(&mut self, to: u64) {
         self.packets = self.packets.split_off(&to);
         self.key_starts = self.key_starts.split_off(&to);
+        self.fillers = self.fillers.split_off(&to);
     }
 
     /// Decodes forward from `next_seq` as far as the buffer allows.
     fn process(&mut self, now: Instant) {
         self.blocked_until = None;
         loop {
+            if let Some(ns) = self.next_seq
+                && self.fillers.remove(&ns)
+            {
+                self.next_seq = Some(ns + 1);
+                continue;
+            }
             let Some(ns) = self.next_seq else {
                 if let Some(&k) = self.key_starts.first() {
                     // Whatever came before the first keyframe cannot be decoded.
