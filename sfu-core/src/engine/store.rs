@@ -110,20 +110,25 @@ pub(crate) struct SendHistory {
 }
 
 impl SendHistory {
+    /// A history of at least `len` entries (rounded up to a power of two, so an index is a
+    /// mask; at most 65536, the sequence-number space).
     pub(crate) fn new(len: usize) -> Self {
         Self {
-            entries: vec![None; len.max(16)].into_boxed_slice(),
+            entries: vec![None; len.clamp(16, 65536).next_power_of_two()].into_boxed_slice(),
         }
     }
 
+    fn index(&self, out_seq: u16) -> usize {
+        usize::from(out_seq) & (self.entries.len() - 1)
+    }
+
     pub(crate) fn record(&mut self, s: Sent) {
-        let n = self.entries.len();
-        self.entries[usize::from(s.out_seq) % n] = Some(s);
+        let i = self.index(s.out_seq);
+        self.entries[i] = Some(s);
     }
 
     pub(crate) fn lookup(&self, out_seq: u16) -> Option<Sent> {
-        let n = self.entries.len();
-        self.entries[usize::from(out_seq) % n].filter(|s| s.out_seq == out_seq)
+        self.entries[self.index(out_seq)].filter(|s| s.out_seq == out_seq)
     }
 }
 
