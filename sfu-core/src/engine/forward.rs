@@ -126,6 +126,11 @@ impl Forwarder {
         }
     }
 
+    /// RTP timestamp of the newest frame forwarded and when it arrived (for sender reports).
+    pub(crate) fn last_out(&self) -> Option<(u32, Instant)> {
+        self.last_out_at.map(|at| (self.last_out_ts, at))
+    }
+
     /// True when the forwarder waits for a keyframe of `target` (to start, or to switch).
     pub(crate) fn wants_keyframe(&self) -> bool {
         !self.paused && self.current != Some(self.target)

@@ -172,8 +172,6 @@ struct Subscription {
     rtx_seq: u16,
     stats: SubscriptionStats,
     last_keyframe_request: Option<Instant>,
-    /// (RTP timestamp, when) of the newest forwarded packet, for sender reports.
-    last_out: Option<(u32, Instant)>,
     /// Fast-path header layout; `None` when the general path is needed.
     template: Option<HeaderTemplate>,
     octets: u32,
@@ -582,7 +580,6 @@ impl Engine {
             rtx_seq: 0,
             stats: SubscriptionStats::default(),
             last_keyframe_request: None,
-            last_out: None,
             template,
             octets: 0,
         };
@@ -1002,7 +999,6 @@ impl Engine {
                 &mut self.stats,
                 &mut self.transmit,
                 self.config.transmit_queue,
-                now,
                 sub_id,
                 s,
                 slot,
@@ -1039,7 +1035,6 @@ impl Engine {
                         &mut self.stats,
                         &mut self.transmit,
                         self.config.transmit_queue,
-                        now,
                         sub_id,
                         s,
                         slot,
@@ -1058,7 +1053,6 @@ impl Engine {
         stats: &mut EngineStats,
         transmit: &mut VecDeque<Out>,
         queue_limit: usize,
-        now: Instant,
         sub_id: SubscriptionId,
         s: &mut Subscription,
         slot: SlotRef,
@@ -1081,7 +1075,6 @@ impl Engine {
                 s.stats.packets += 1;
                 s.stats.bytes += len as u64;
                 s.octets = s.octets.wrapping_add(payload_len as u32);
-                s.last_out = Some((rewrite.ts, now));
                 transmit.push_back(Out {
                     to: s.subscriber,
                     subscription: sub_id,
@@ -1445,7 +1438,9 @@ impl Engine {
             let Some(s) = self.subscriptions.get(sub.0) else {
                 continue;
             };
-            let Some((ts, at)) = s.last_out else { continue };
+            let Some((ts, at)) = s.forwarder.last_out() else {
+                continue;
+            };
             let rate = self
                 .tracks
                 .get(s.track.0)
