@@ -1,0 +1,1 @@
+//! SDP offer parsing and answer building (in progress).

@@ -1,0 +1,1 @@
+//! demux (in progress).

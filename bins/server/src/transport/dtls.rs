@@ -1,0 +1,1 @@
+//! dtls (in progress).

@@ -1,0 +1,1 @@
+//! ice (in progress).
