@@ -1,9 +1,13 @@
 //! telesfu-server: the thin, I/O-owning shell around the sans-IO telesfu crates.
 //!
-//! The binary `telesfu` (src/main.rs) only parses configuration and starts [`run`]-style tasks;
-//! everything it does lives in these modules so tests can drive it. The transport pieces
-//! ([`transport`]) are themselves sans-IO state machines (datagram in, datagram out, `now`
-//! passed in); only the media loop and the HTTP/WebSocket front end touch sockets.
+//! The binary `telesfu` (src/main.rs) only parses configuration and starts the tasks; everything
+//! it does lives in these modules so tests can drive it. The transport pieces ([`transport`]) are
+//! sans-IO state machines (datagram in, datagram out, `now` passed in); only the media loop
+//! ([`udp`], [`hub`] driver) and the HTTP/WebSocket front end ([`http`]) touch sockets.
 
+pub mod config;
+pub mod metrics;
+pub mod recorder;
 pub mod sdp;
+pub mod token;
 pub mod transport;

@@ -1,0 +1,369 @@
+//! Configuration: embedded defaults, a TOML file, `TELESFU_*` environment variables and flags.
+//!
+//! Precedence, lowest first: the embedded `default.toml`, the file given with `--config`, then
+//! flags and environment variables (clap reads both; a flag beats its variable). Every value is
+//! validated once at start-up with an error that names the key and what to change.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The embedded default configuration (also the documentation of every key).
+pub const DEFAULT_TOML: &str = include_str!("../default.toml");
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Sockets and process behaviour.
+    pub server: ServerConfig,
+    /// Room limits.
+    pub rooms: RoomsConfig,
+    /// Join tokens.
+    pub auth: AuthConfig,
+    /// Test aids.
+    pub debug: DebugConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// HTTP listen address.
+    pub http: SocketAddr,
+    /// Media UDP socket address.
+    pub media: SocketAddr,
+    /// ICE host candidate addresses; empty means the media socket's own.
+    pub announce: Vec<SocketAddr>,
+    /// `pretty` or `json`.
+    pub log_format: LogFormat,
+    /// Seconds shutdown waits for calls to end.
+    pub drain_secs: u64,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[rooms]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RoomsConfig {
+    /// Participants per room.
+    pub max_participants: usize,
+    /// Seconds a dropped participant keeps its session.
+    pub session_grace_secs: u64,
+    /// Joins per client address per minute.
+    pub joins_per_minute: u32,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HMAC-SHA256 key for join tokens.
+    pub token_key: String,
+    /// Serve `GET /api/token`.
+    pub dev_tokens: bool,
+    /// Lifetime of minted tokens in seconds.
+    pub token_ttl_secs: u64,
+}
+
+/// `[debug]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DebugConfig {
+    /// Frames recorded per track for `GET /debug/frames`; 0 disables it.
+    pub record_frames: usize,
+}
+
+/// A configuration that cannot be used, with the key at fault and what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML did not parse or has an unknown key or a wrong type.
+    #[error("config {origin}: {message}")]
+    Parse {
+        /// Where it came from.
+        origin: String,
+        /// The parser's message (it names the key and line).
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("config key {key}: {message}")]
+    Invalid {
+        /// The key.
+        key: &'static str,
+        /// What to change.
+        message: String,
+    },
+}
+
+/// Command-line flags; each also reads a `TELESFU_*` environment variable.
+#[derive(Debug, Clone, Default, clap::Parser)]
+#[command(
+    name = "telesfu",
+    version,
+    about = "telesfu: an SFU for end-to-end encrypted telehealth video",
+    long_about = "telesfu: an SFU for end-to-end encrypted telehealth video.\n\n\
+        Serves the demo page, WebSocket signaling (/ws), WHIP (/whip/{room}), WHEP \
+        (/whep/{room}) and Prometheus metrics (/metrics) over HTTP, and WebRTC media (ICE-lite, \
+        DTLS, SRTP) on one UDP socket. With no flags it runs the embedded default \
+        configuration: open the printed URL in two browser tabs."
+)]
+pub struct Args {
+    /// A TOML file overriding the embedded defaults (see --print-config for every key).
+    #[arg(long, short = 'c', env = "TELESFU_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// HTTP listen address (server.http).
+    #[arg(long, env = "TELESFU_HTTP")]
+    pub http: Option<SocketAddr>,
+    /// Media UDP address (server.media).
+    #[arg(long, env = "TELESFU_MEDIA")]
+    pub media: Option<SocketAddr>,
+    /// ICE candidate address to announce, repeatable (server.announce).
+    #[arg(long, env = "TELESFU_ANNOUNCE", value_delimiter = ',')]
+    pub announce: Vec<SocketAddr>,
+    /// Log format (server.log_format).
+    #[arg(long, env = "TELESFU_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Join-token HMAC key (auth.token_key).
+    #[arg(long, env = "TELESFU_TOKEN_KEY", hide_env_values = true)]
+    pub token_key: Option<String>,
+    /// Serve GET /api/token for the demo page (auth.dev_tokens).
+    #[arg(long, env = "TELESFU_DEV_TOKENS")]
+    pub dev_tokens: Option<bool>,
+    /// Record forwarded frames for GET /debug/frames (debug.record_frames).
+    #[arg(long, env = "TELESFU_RECORD_FRAMES")]
+    pub record_frames: Option<usize>,
+    /// Print the configuration in force as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+impl Config {
+    /// The embedded defaults.
+    pub fn embedded() -> Self {
+        // The embedded file is checked by a unit test; a failure here is a build defect.
+        Self::from_toml(DEFAULT_TOML, "embedded default.toml")
+            .expect("the embedded default.toml is valid")
+    }
+
+    /// Parses a complete configuration.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Defaults, then `file` merged key by key over them.
+    pub fn with_file_overrides(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let parse = |t: &str, o: &str| {
+            t.parse::<toml::Table>().map_err(|e| ConfigError::Parse {
+                origin: o.to_owned(),
+                message: e.to_string(),
+            })
+        };
+        let mut base = parse(DEFAULT_TOML, "embedded default.toml")?;
+        let file = parse(text, origin)?;
+        merge(&mut base, file);
+        let merged = toml::to_string(&base).map_err(|e| ConfigError::Parse {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+        Self::from_toml(&merged, origin)
+    }
+
+    /// Loads what `args` asks for: defaults, the file, then flags and environment.
+    pub fn load(args: &Args) -> Result<Self, ConfigError> {
+        let mut config = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Self::with_file_overrides(&text, &path.display().to_string())?
+            }
+            None => Self::embedded(),
+        };
+        if let Some(a) = args.http {
+            config.server.http = a;
+        }
+        if let Some(a) = args.media {
+            config.server.media = a;
+        }
+        if !args.announce.is_empty() {
+            config.server.announce = args.announce.clone();
+        }
+        if let Some(f) = args.log_format {
+            config.server.log_format = f;
+        }
+        if let Some(k) = &args.token_key {
+            config.auth.token_key = k.clone();
+        }
+        if let Some(d) = args.dev_tokens {
+            config.auth.dev_tokens = d;
+        }
+        if let Some(n) = args.record_frames {
+            config.debug.record_frames = n;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        if !(2..=64).contains(&self.rooms.max_participants) {
+            return invalid("rooms.max_participants", "must be between 2 and 64");
+        }
+        if self.rooms.session_grace_secs > 3600 {
+            return invalid(
+                "rooms.session_grace_secs",
+                "must be at most 3600 (one hour)",
+            );
+        }
+        if self.rooms.joins_per_minute == 0 {
+            return invalid("rooms.joins_per_minute", "must be at least 1");
+        }
+        if self.auth.token_key.len() < 16 {
+            return invalid(
+                "auth.token_key",
+                "must be at least 16 bytes; use a random 32-byte string",
+            );
+        }
+        if self.auth.token_ttl_secs == 0 || self.auth.token_ttl_secs > 86_400 * 7 {
+            return invalid(
+                "auth.token_ttl_secs",
+                "must be between 1 and 604800 (a week)",
+            );
+        }
+        if self.debug.record_frames > 10_000 {
+            return invalid("debug.record_frames", "must be at most 10000");
+        }
+        if self.server.drain_secs > 300 {
+            return invalid("server.drain_secs", "must be at most 300");
+        }
+        if self
+            .server
+            .announce
+            .iter()
+            .any(|a| a.ip().is_unspecified() || a.port() == 0)
+        {
+            return invalid(
+                "server.announce",
+                "candidates need a concrete address and port (not 0.0.0.0 or port 0)",
+            );
+        }
+        Ok(())
+    }
+
+    /// Seconds a dropped participant keeps its session.
+    pub fn session_grace(&self) -> Duration {
+        Duration::from_secs(self.rooms.session_grace_secs)
+    }
+
+    /// The configuration as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+    }
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_parse_and_validate() {
+        let c = Config::embedded();
+        assert_eq!(c.server.http.to_string(), "127.0.0.1:8080");
+        assert!(c.server.http.ip().is_loopback());
+        assert!(c.server.media.ip().is_loopback());
+        assert!(c.auth.dev_tokens);
+    }
+
+    #[test]
+    fn file_overrides_key_by_key() {
+        let c = Config::with_file_overrides("[rooms]\nmax_participants = 4\n", "test").unwrap();
+        assert_eq!(c.rooms.max_participants, 4);
+        assert_eq!(c.rooms.session_grace_secs, 30);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = Config::with_file_overrides("[rooms]\nmax_participant = 4\n", "test.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_participant"), "{e}");
+        assert!(e.contains("test.toml"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_say_what_to_change() {
+        let e = Config::with_file_overrides("[rooms]\nmax_participants = 1\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rooms.max_participants"), "{e}");
+        let e = Config::with_file_overrides("[auth]\ntoken_key = \"short\"\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("auth.token_key"), "{e}");
+        let e = Config::with_file_overrides("[server]\nhttp = \"nonsense\"\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("http"), "{e}");
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let args = Args {
+            http: Some("127.0.0.1:9999".parse().unwrap()),
+            record_frames: Some(50),
+            ..Args::default()
+        };
+        let c = Config::load(&args).unwrap();
+        assert_eq!(c.server.http.port(), 9999);
+        assert_eq!(c.debug.record_frames, 50);
+    }
+
+    #[test]
+    fn printed_config_round_trips() {
+        let c = Config::embedded();
+        assert_eq!(Config::from_toml(&c.to_toml(), "printed").unwrap(), c);
+    }
+}
