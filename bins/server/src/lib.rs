@@ -9,5 +9,6 @@ pub mod config;
 pub mod metrics;
 pub mod recorder;
 pub mod sdp;
+pub mod signal;
 pub mod token;
 pub mod transport;
