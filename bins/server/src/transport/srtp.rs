@@ -235,10 +235,10 @@ pub enum SrtpError {
     },
 
     // --- Bad configuration.
-    /// The DTLS exporter output has the wrong length for the profile.
+    /// The DTLS exporter output (or a master key cut from it) has the wrong length for the profile.
     #[error("bad SRTP keying material: {expected} bytes expected for the profile, got {actual}")]
     BadKeyingMaterial {
-        /// `profile.keying_material_len()`.
+        /// Length the profile needs.
         expected: usize,
         /// Length given.
         actual: usize,
@@ -285,6 +285,11 @@ impl SrtpSession {
     /// `2 * (key_len + salt_len)`, laid out `client_key | server_key | client_salt | server_salt`
     /// (RFC 5764 §4.2). `local_is_client` is false for our server: as DTLS server we decrypt with
     /// the client keys and encrypt with the server keys.
+    ///
+    /// # Errors
+    ///
+    /// [`SrtpError::BadKeyingMaterial`] when `material` is not
+    /// [`SrtpProfile::keying_material_len`] bytes long.
     pub fn new(
         profile: SrtpProfile,
         material: &[u8],
@@ -328,6 +333,13 @@ impl SrtpSession {
 
     /// Verify and decrypt the SRTP packet occupying `buf[..len]` in place; returns the plain RTP
     /// length (the tag is stripped). On error nothing changes but `buf[..len]` is unspecified.
+    ///
+    /// # Errors
+    ///
+    /// [`SrtpError::TooShort`] / [`SrtpError::Malformed`] for packets that do not parse,
+    /// [`SrtpError::AuthenticationFailed`], [`SrtpError::Replayed`], [`SrtpError::TooOld`],
+    /// [`SrtpError::TooManySsrcs`] for a new SSRC past the bound, and
+    /// [`SrtpError::LengthOutOfBounds`] when `len > buf.len()`.
     pub fn unprotect_rtp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
         check_len(buf, len)?;
         let tag_len = self.profile.tag_len();
@@ -378,6 +390,13 @@ impl SrtpSession {
     /// Verify and decrypt the SRTCP packet occupying `buf[..len]` in place; returns the plain RTCP
     /// length (tag and SRTCP index stripped). On error nothing changes but `buf[..len]` is
     /// unspecified.
+    ///
+    /// # Errors
+    ///
+    /// [`SrtpError::TooShort`] / [`SrtpError::Malformed`] for packets that do not parse,
+    /// [`SrtpError::AuthenticationFailed`], [`SrtpError::Replayed`], [`SrtpError::TooOld`],
+    /// [`SrtpError::TooManySsrcs`] for a new SSRC past the bound, and
+    /// [`SrtpError::LengthOutOfBounds`] when `len > buf.len()`.
     pub fn unprotect_rtcp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
         check_len(buf, len)?;
         let overhead = self.profile.rtcp_overhead();
@@ -421,6 +440,13 @@ impl SrtpSession {
 
     /// Encrypt the plain RTP packet in `buf[..len]` in place and append the tag; `buf` must have
     /// room for [`SrtpProfile::rtp_overhead`] more bytes. Returns the SRTP length.
+    ///
+    /// # Errors
+    ///
+    /// [`SrtpError::BufferTooSmall`] without room for the overhead (the packet is left as it
+    /// was), [`SrtpError::TooShort`] / [`SrtpError::Malformed`] for a packet that does not parse,
+    /// [`SrtpError::TooManySsrcs`] for a new SSRC past the bound, [`SrtpError::IndexExhausted`]
+    /// when the key must be renewed, [`SrtpError::LengthOutOfBounds`] when `len > buf.len()`.
     pub fn protect_rtp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
         check_len(buf, len)?;
         let hdr_len = rtp_header_len(&buf[..len])?;
@@ -466,6 +492,13 @@ impl SrtpSession {
 
     /// Encrypt the plain RTCP packet in `buf[..len]` in place and append the tag and SRTCP index;
     /// `buf` must have room for [`SrtpProfile::rtcp_overhead`] more bytes. Returns the SRTCP length.
+    ///
+    /// # Errors
+    ///
+    /// [`SrtpError::BufferTooSmall`] without room for the overhead (the packet is left as it
+    /// was), [`SrtpError::TooShort`] / [`SrtpError::Malformed`] for a packet that does not parse,
+    /// [`SrtpError::TooManySsrcs`] for a new SSRC past the bound, [`SrtpError::IndexExhausted`]
+    /// when the key must be renewed, [`SrtpError::LengthOutOfBounds`] when `len > buf.len()`.
     pub fn protect_rtcp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
         check_len(buf, len)?;
         if len < RTCP_HEADER_LEN {
@@ -692,17 +725,17 @@ impl Transform {
         labels: [u8; 3],
     ) -> Result<Self, SrtpError> {
         let bad = || SrtpError::BadKeyingMaterial {
-            expected: profile.keying_material_len(),
-            actual: 0,
+            expected: profile.key_len(),
+            actual: master_key.len(),
         };
         let [key_label, auth_label, salt_label] = labels;
         match profile {
             SrtpProfile::AeadAes128Gcm | SrtpProfile::AeadAes256Gcm => {
                 let mut session_key = [0u8; 32];
                 let session_key = &mut session_key[..master_key.len()];
-                kdf(master_key, master_salt, key_label, session_key);
+                kdf(master_key, master_salt, key_label, session_key)?;
                 let mut salt = [0u8; 12];
-                kdf(master_key, master_salt, salt_label, &mut salt);
+                kdf(master_key, master_salt, salt_label, &mut salt)?;
                 let alg = if profile == SrtpProfile::AeadAes128Gcm {
                     &aead::AES_128_GCM
                 } else {
@@ -716,11 +749,11 @@ impl Transform {
             }
             SrtpProfile::Aes128CmHmacSha1_80 => {
                 let mut session_key = [0u8; 16];
-                kdf(master_key, master_salt, key_label, &mut session_key);
+                kdf(master_key, master_salt, key_label, &mut session_key)?;
                 let mut auth_key = [0u8; 20];
-                kdf(master_key, master_salt, auth_label, &mut auth_key);
+                kdf(master_key, master_salt, auth_label, &mut auth_key)?;
                 let mut salt = [0u8; 14];
-                kdf(master_key, master_salt, salt_label, &mut salt);
+                kdf(master_key, master_salt, salt_label, &mut salt)?;
                 let aes = Aes128::new_from_slice(&session_key).map_err(|_| bad())?;
                 let mac = <Hmac<Sha1> as KeyInit>::new_from_slice(&auth_key).map_err(|_| bad())?;
                 Ok(Self::CmHmac { aes, salt, mac })
@@ -947,19 +980,33 @@ fn hmac_tag(mac: &Hmac<Sha1>, data: &[u8], roc: Option<u32>) -> [u8; 20] {
 }
 
 /// RFC 3711 §4.3 AES-CM PRF with kdr = 0: `out` = AES_k(x || counter) for counter = 0, 1, …,
-/// x = master salt (right-padded to 14 bytes) with `label` XORed into byte 7.
-fn kdf(master_key: &[u8], master_salt: &[u8], label: u8, out: &mut [u8]) {
-    let mut x = [0u8; 16];
-    let n = master_salt.len().min(14);
-    x[..n].copy_from_slice(&master_salt[..n]);
-    x[7] ^= label;
-    if master_key.len() == 32 {
-        if let Ok(aes) = Aes256::new_from_slice(master_key) {
-            prf_blocks(&aes, x, out);
-        }
-    } else if let Ok(aes) = Aes128::new_from_slice(master_key) {
-        prf_blocks(&aes, x, out);
+/// x = master salt (right-padded to 14 bytes) with `label` XORed into byte 7. AES-128 or AES-256
+/// by the master key's length (RFC 6188 §7 / RFC 7714 §11).
+fn kdf(master_key: &[u8], master_salt: &[u8], label: u8, out: &mut [u8]) -> Result<(), SrtpError> {
+    let bad = SrtpError::BadKeyingMaterial {
+        expected: 16,
+        actual: master_key.len(),
+    };
+    if master_salt.len() > 14 {
+        return Err(bad);
     }
+    let mut x = [0u8; 16];
+    x[..master_salt.len()].copy_from_slice(master_salt);
+    x[7] ^= label;
+    match master_key.len() {
+        16 => prf_blocks(
+            &Aes128::new_from_slice(master_key).map_err(|_| bad)?,
+            x,
+            out,
+        ),
+        32 => prf_blocks(
+            &Aes256::new_from_slice(master_key).map_err(|_| bad)?,
+            x,
+            out,
+        ),
+        _ => return Err(bad),
+    }
+    Ok(())
 }
 
 fn prf_blocks<C: BlockCipherEncrypt<BlockSize = aes::cipher::consts::U16>>(
@@ -993,17 +1040,168 @@ mod tests {
         let key = hex("E1F97A0D3E018BE0D64FA32C06DE4139");
         let salt = hex("0EC675AD498AFEEBB6960B3AABE6");
         let mut cipher_key = [0u8; 16];
-        kdf(&key, &salt, LABEL_RTP_KEY, &mut cipher_key);
+        kdf(&key, &salt, LABEL_RTP_KEY, &mut cipher_key).expect("kdf");
         assert_eq!(cipher_key.to_vec(), hex("C61E7A93744F39EE10734AFE3FF7A087"));
         let mut cipher_salt = [0u8; 14];
-        kdf(&key, &salt, LABEL_RTP_SALT, &mut cipher_salt);
+        kdf(&key, &salt, LABEL_RTP_SALT, &mut cipher_salt).expect("kdf");
         assert_eq!(cipher_salt.to_vec(), hex("30CBBC08863D8C85D49DB34A9AE1"));
         let mut auth_key = [0u8; 20];
-        kdf(&key, &salt, LABEL_RTP_AUTH, &mut auth_key);
+        kdf(&key, &salt, LABEL_RTP_AUTH, &mut auth_key).expect("kdf");
         assert_eq!(
             auth_key.to_vec(),
             hex("CEBE321F6FF7716B6FD4AB49AF256A156D38BAA4")
         );
+    }
+
+    /// RFC 6188 §7.2: the AES-256 PRF (what AEAD_AES_256_GCM derives its keys with).
+    #[test]
+    fn rfc6188_7_2_aes256_key_derivation() {
+        let key = hex("f0f04914b513f2763a1b1fa130f10e2998f6f6e43e4309d1e622a0e332b9f1b6");
+        let salt = hex("3b04803de51ee7c96423ab5b78d2");
+        let mut cipher_key = [0u8; 32];
+        kdf(&key, &salt, LABEL_RTP_KEY, &mut cipher_key).expect("kdf");
+        assert_eq!(
+            cipher_key.to_vec(),
+            hex("5ba1064e30ec51613cad926c5a28ef731ec7fb397f70a960653caf06554cd8c4")
+        );
+        let mut cipher_salt = [0u8; 14];
+        kdf(&key, &salt, LABEL_RTP_SALT, &mut cipher_salt).expect("kdf");
+        assert_eq!(cipher_salt.to_vec(), hex("fa31791685ca444a9e07c6c64e93"));
+        let mut auth_key = [0u8; 20];
+        kdf(&key, &salt, LABEL_RTP_AUTH, &mut auth_key).expect("kdf");
+        assert_eq!(
+            auth_key.to_vec(),
+            hex("fd9c32d39ed5fbb5a9dc96b30818454d1313dc05")
+        );
+    }
+
+    /// RFC 3711 Appendix B.2: the AES-CM keystream for SSRC 0, index 0.
+    #[test]
+    fn rfc3711_b2_aes_cm_keystream() {
+        let aes = Aes128::new_from_slice(&hex("2B7E151628AED2A6ABF7158809CF4F3C")).expect("key");
+        let salt: [u8; 14] = hex("F0F1F2F3F4F5F6F7F8F9FAFBFCFD")
+            .try_into()
+            .expect("salt");
+        let mut data = [0u8; 48];
+        cm_apply(&aes, &salt, 0, 0, &mut data);
+        assert_eq!(
+            data.to_vec(),
+            hex(concat!(
+                "E03EAD0935C95E80E166B16DD92B4EB4",
+                "D23513162B02D0F72A43A2FE4A5F97AB",
+                "41E95B3BB0A2E8DD477901E4FCA894C0"
+            ))
+        );
+    }
+
+    fn gcm_transform(key: &[u8], salt: &str) -> Transform {
+        let alg = if key.len() == 16 {
+            &aead::AES_128_GCM
+        } else {
+            &aead::AES_256_GCM
+        };
+        Transform::Gcm {
+            key: LessSafeKey::new(UnboundKey::new(alg, key).expect("key")),
+            salt: hex(salt).try_into().expect("salt"),
+        }
+    }
+
+    /// RFC 7714 §16.1.1 (AES-128) and §16.2.1 (AES-256): SRTP encryption at the session-key
+    /// level, SSRC 0x5501a0b2, ROC 0, SEQ 0xf17b.
+    #[test]
+    fn rfc7714_16_gcm_rtp_vectors() {
+        let plain = hex(concat!(
+            "8040f17b8041f8d35501a0b2",
+            "47616c6c696120657374206f6d6e69732064697669736120696e207061727465732074726573"
+        ));
+        let cases = [
+            (
+                hex("000102030405060708090a0b0c0d0e0f"),
+                concat!(
+                    "8040f17b8041f8d35501a0b2",
+                    "f24de3a3fb34de6cacba861c9d7e4bcabe633bd50d294e6f42a5f47a51c7d19b36de",
+                    "3adf8833899d7f27beb16a9152cf765ee4390cce"
+                ),
+            ),
+            (
+                hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"),
+                concat!(
+                    "8040f17b8041f8d35501a0b2",
+                    "32b1de78a822fe12ef9f78fa332e33aab18012389a58e2f3b50b2a0276ffae0f1ba6",
+                    "3799b87b7aa3db36dfffd6b0f9bb7878d7a76c13"
+                ),
+            ),
+        ];
+        for (key, expected) in cases {
+            let t = gcm_transform(&key, "517569642070726f2071756f");
+            let mut buf = plain.clone();
+            buf.resize(plain.len() + GCM_TAG_LEN, 0);
+            let n = t
+                .seal_rtp(&mut buf, 12, plain.len(), 0x5501_a0b2, 0, 0xf17b, 0xf17b)
+                .expect("seal");
+            assert_eq!(buf[..n].to_vec(), hex(expected));
+            let m = t
+                .open_rtp(&mut buf[..n], 12, 0x5501_a0b2, 0, 0xf17b, 0xf17b)
+                .expect("open");
+            assert_eq!(buf[..m].to_vec(), plain);
+        }
+    }
+
+    /// SRTCP with E = 0 (authenticated, not encrypted) opens for both transforms; flipping the
+    /// E bit of an E = 1 packet fails.
+    #[test]
+    fn srtcp_unencrypted_e0_packets_open() {
+        let header_and_body = hex("80c90003cafebabe0102030405060708");
+        let len = header_and_body.len();
+        let ssrc = 0xcafe_babe;
+        let index: u32 = 7;
+        let ei = index.to_be_bytes();
+
+        // GCM: everything before the tag is AAD, the plaintext is empty.
+        let t = gcm_transform(
+            &hex("000102030405060708090a0b0c0d0e0f"),
+            "517569642070726f2071756f",
+        );
+        let Transform::Gcm { key, salt } = &t else {
+            unreachable!("built as GCM")
+        };
+        let mut aad = header_and_body.clone();
+        aad.extend_from_slice(&ei);
+        let tag = key
+            .seal_in_place_separate_tag(gcm_rtcp_nonce(salt, ssrc, index), Aad::from(&aad), &mut [])
+            .expect("seal");
+        let mut pkt = header_and_body.clone();
+        pkt.extend_from_slice(tag.as_ref());
+        pkt.extend_from_slice(&ei);
+        let mut buf = pkt.clone();
+        assert_eq!(t.open_rtcp(&mut buf, ssrc, index), Ok(len));
+        assert_eq!(buf[..len], header_and_body[..]);
+        let mut buf = pkt.clone();
+        assert_eq!(
+            t.open_rtcp(&mut buf, ssrc, index | SRTCP_E_BIT),
+            Err(SrtpError::AuthenticationFailed)
+        );
+
+        // AES-CM: the tag covers header || body || E|index.
+        let mut material = hex("E1F97A0D3E018BE0D64FA32C06DE4139");
+        material.extend(hex("E1F97A0D3E018BE0D64FA32C06DE4139"));
+        material.extend(hex("0EC675AD498AFEEBB6960B3AABE6"));
+        material.extend(hex("0EC675AD498AFEEBB6960B3AABE6"));
+        let keys = DirectionKeys::derive(
+            SrtpProfile::Aes128CmHmacSha1_80,
+            &material[..16],
+            &material[32..46],
+        )
+        .expect("keys");
+        let Transform::CmHmac { mac, .. } = &keys.rtcp else {
+            unreachable!("built as CM")
+        };
+        let mut pkt = aad.clone();
+        let tag = hmac_tag(mac, &pkt, None);
+        pkt.extend_from_slice(&tag[..HMAC_TAG_LEN]);
+        let mut buf = pkt.clone();
+        assert_eq!(keys.rtcp.open_rtcp(&mut buf, ssrc, index), Ok(len));
+        assert_eq!(buf[..len], header_and_body[..]);
     }
 
     #[test]
