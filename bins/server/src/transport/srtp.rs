@@ -780,7 +780,9 @@ impl Transform {
                 let (payload, tag_out) = rest.split_at_mut(len - hdr_len);
                 let tag = key
                     .seal_in_place_separate_tag(nonce, Aad::from(&*header), payload)
-                    .map_err(|_| SrtpError::BufferTooSmall { needed: len })?;
+                    .map_err(|_| SrtpError::Malformed {
+                        reason: "packet too long for AES-GCM",
+                    })?;
                 tag_out.copy_from_slice(tag.as_ref());
                 Ok(len + GCM_TAG_LEN)
             }
@@ -847,7 +849,9 @@ impl Transform {
                         Aad::from(&aad),
                         &mut buf[RTCP_HEADER_LEN..len],
                     )
-                    .map_err(|_| SrtpError::BufferTooSmall { needed: len })?;
+                    .map_err(|_| SrtpError::Malformed {
+                        reason: "packet too long for AES-GCM",
+                    })?;
                 buf[len..len + GCM_TAG_LEN].copy_from_slice(tag.as_ref());
                 buf[len + GCM_TAG_LEN..len + GCM_TAG_LEN + SRTCP_INDEX_LEN]
                     .copy_from_slice(&e_index);
