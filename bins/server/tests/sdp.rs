@@ -337,8 +337,7 @@ fn rejected_sections_get_port_zero_and_leave_the_bundle() {
             "m=video 0 UDP/TLS/RTP/SAVPF 96",
             "c=IN IP4 0.0.0.0",
             "a=mid:0",
-            "a=inactive",
-            ""
+            "a=inactive"
         ]
     );
 }

@@ -874,3 +874,285 @@ fn static_payload_type(pt: u8) -> (&'static str, u32, Option<u16>) {
         _ => ("", 0, None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const PUBLISH: &str = include_str!("../../tests/data/sdp/chromium156-publish-simulcast.sdp");
+    const RENEGOTIATE: &str = include_str!("../../tests/data/sdp/chromium156-renegotiate.sdp");
+
+    const MINIMAL: &str = "v=0\r\n\
+o=- 1 2 IN IP4 127.0.0.1\r\n\
+s=-\r\n\
+t=0 0\r\n\
+a=group:BUNDLE 0\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
+c=IN IP4 0.0.0.0\r\n\
+a=ice-ufrag:abcd\r\n\
+a=ice-pwd:abcdefghijklmnopqrstuv\r\n\
+a=fingerprint:sha-256 4F:88:D0:8B:14:05:D4:AD:24:7B:86:C8:D3:B9:BD:9D:1F:93:78:EB:CD:7F:92:0C:AD:5D:FA:50:69:BA:F0:12\r\n\
+a=setup:actpass\r\n\
+a=mid:0\r\n\
+a=sendonly\r\n\
+a=rtcp-mux\r\n\
+a=rtpmap:111 opus/48000/2\r\n";
+
+    /// MINIMAL with one line replaced (1-based number) or, with `None`, removed.
+    fn with_line(n: usize, new: Option<&str>) -> String {
+        MINIMAL
+            .split("\r\n")
+            .enumerate()
+            .filter_map(|(i, l)| if i + 1 == n { new } else { Some(l) })
+            .collect::<Vec<_>>()
+            .join("\r\n")
+    }
+
+    fn reason(r: Result<Offer, SdpError>) -> String {
+        r.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn minimal_offer_parses_with_lf_or_crlf() {
+        let crlf = parse_offer(MINIMAL).unwrap();
+        let lf = parse_offer(&MINIMAL.replace("\r\n", "\n")).unwrap();
+        assert_eq!(crlf, lf);
+        assert_eq!(crlf.setup, Some(Setup::ActPass));
+        assert_eq!(crlf.sections[0].codecs[0].name, "opus");
+        assert_eq!(crlf.origin_session_id, "1");
+    }
+
+    #[test]
+    fn missing_fingerprint_is_reported() {
+        assert_eq!(
+            parse_offer(&with_line(10, None)),
+            Err(SdpError::Missing {
+                what: "a=fingerprint:sha-256"
+            })
+        );
+        // A sha-1 fingerprint alone is not enough.
+        let sha1 = with_line(
+            10,
+            Some("a=fingerprint:sha-1 4F:88:D0:8B:14:05:D4:AD:24:7B:86:C8:D3:B9:BD:9D:1F:93:78:EB"),
+        );
+        assert_eq!(
+            parse_offer(&sha1),
+            Err(SdpError::Missing {
+                what: "a=fingerprint:sha-256"
+            })
+        );
+        assert_eq!(
+            reason(parse_offer(&with_line(
+                10,
+                Some("a=fingerprint:sha-256 4F:88")
+            ))),
+            "line 10: a=fingerprint:sha-256 is not 32 bytes"
+        );
+    }
+
+    #[test]
+    fn missing_ice_credentials_are_reported() {
+        assert_eq!(
+            parse_offer(&with_line(8, None)),
+            Err(SdpError::Missing {
+                what: "a=ice-ufrag"
+            })
+        );
+        assert_eq!(
+            reason(parse_offer(&with_line(9, Some("a=ice-pwd:short")))),
+            "line 9: a=ice-pwd is not 22-256 characters of [A-Za-z0-9+/]"
+        );
+    }
+
+    #[test]
+    fn bad_rtpmap_names_the_line() {
+        let cases = [
+            (
+                "a=rtpmap:300 opus/48000/2",
+                "line 15: a=rtpmap payload type 300 is not 0-127",
+            ),
+            (
+                "a=rtpmap:111 opus",
+                "line 15: a=rtpmap clock rate is not a positive number",
+            ),
+            (
+                "a=rtpmap:111 opus/0",
+                "line 15: a=rtpmap clock rate is not a positive number",
+            ),
+            (
+                "a=rtpmap:111 opus/48000/2/9",
+                "line 15: a=rtpmap has too many / fields",
+            ),
+            ("a=rtpmap:111", "line 15: a=rtpmap needs <pt> <value>"),
+            (
+                "a=rtpmap:+11 opus/48000",
+                "line 15: a=rtpmap payload type +11 is not 0-127",
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(
+                reason(parse_offer(&with_line(15, Some(line)))),
+                want,
+                "{line}"
+            );
+        }
+        assert_eq!(
+            reason(parse_offer(&with_line(
+                6,
+                Some("m=audio 9 UDP/TLS/RTP/SAVPF 128")
+            ))),
+            "line 6: m= payload type 128 is not 0-127"
+        );
+    }
+
+    #[test]
+    fn bad_extmap_id_names_the_line() {
+        let offer = format!("{MINIMAL}a=extmap:0 urn:ietf:params:rtp-hdrext:sdes:mid\r\n");
+        assert_eq!(
+            reason(parse_offer(&offer)),
+            "line 16: a=extmap id 0 is not 1-255"
+        );
+        let offer = format!("{MINIMAL}a=extmap:256 urn:ietf:params:rtp-hdrext:sdes:mid\r\n");
+        assert_eq!(
+            reason(parse_offer(&offer)),
+            "line 16: a=extmap id 256 is not 1-255"
+        );
+        let offer = format!("{MINIMAL}a=extmap:3/sideways urn:x\r\n");
+        assert_eq!(
+            reason(parse_offer(&offer)),
+            "line 16: a=extmap direction is not a direction"
+        );
+        let offer = format!("{MINIMAL}a=extmap:3 urn:a\r\na=extmap:3 urn:b\r\n");
+        assert!(matches!(
+            parse_offer(&offer),
+            Err(SdpError::Conflict { line: 17, .. })
+        ));
+    }
+
+    #[test]
+    fn bundled_sections_must_share_extension_ids() {
+        let offer = parse_offer(PUBLISH).unwrap();
+        assert_eq!(offer.extension_ids().mid, Some(9));
+        // Map the audio section's mid extension to another id.
+        let bad = PUBLISH.replace(
+            "a=extmap:9 urn:ietf:params:rtp-hdrext:sdes:mid\r\na=sendonly\r\na=msid:7376b066-808a-4491-924b-ceb045a6a9bb 5b41",
+            "a=extmap:15 urn:ietf:params:rtp-hdrext:sdes:mid\r\na=sendonly\r\na=msid:7376b066-808a-4491-924b-ceb045a6a9bb 5b41",
+        );
+        assert_ne!(bad, PUBLISH);
+        let err = parse_offer(&bad).unwrap_err();
+        assert!(
+            matches!(&err, SdpError::Conflict { reason, .. } if reason.contains("has id 9")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn too_many_sections_is_too_large() {
+        let mut offer = MINIMAL.to_owned();
+        for i in 1..=MAX_SECTIONS {
+            offer.push_str(&format!("m=audio 0 UDP/TLS/RTP/SAVPF 0\r\na=mid:x{i}\r\n"));
+        }
+        assert!(matches!(
+            parse_offer(&offer),
+            Err(SdpError::TooLarge {
+                what: "m-sections",
+                max: MAX_SECTIONS,
+                ..
+            })
+        ));
+        let huge = "a".repeat(MAX_OFFER_BYTES + 1);
+        assert!(matches!(
+            parse_offer(&huge),
+            Err(SdpError::TooLarge { line: 0, .. })
+        ));
+        let long_line = format!("{MINIMAL}a=x:{}\r\n", "y".repeat(MAX_LINE_BYTES));
+        assert!(matches!(
+            parse_offer(&long_line),
+            Err(SdpError::TooLarge { line: 16, .. })
+        ));
+    }
+
+    #[test]
+    fn structure_errors() {
+        assert_eq!(reason(parse_offer("")), "offer has no v=0 line");
+        assert_eq!(reason(parse_offer("x")), "line 1: expected <type>=<value>");
+        assert_eq!(
+            reason(parse_offer("o=- 1 1 IN IP4 0.0.0.0\r\n")),
+            "line 1: an SDP must start with v=0"
+        );
+        let dup_mid = format!("{MINIMAL}m=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\n");
+        assert!(matches!(
+            parse_offer(&dup_mid),
+            Err(SdpError::Conflict { line: 17, .. })
+        ));
+        let unknown_bundle = with_line(5, Some("a=group:BUNDLE 0 7"));
+        assert!(matches!(
+            parse_offer(&unknown_bundle),
+            Err(SdpError::Conflict { .. })
+        ));
+        let other_ufrag =
+            format!("{MINIMAL}m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=ice-ufrag:wxyz\r\n");
+        assert!(matches!(
+            parse_offer(&other_ufrag),
+            Err(SdpError::Conflict { line: 18, .. })
+        ));
+        let sim_without_rid = format!("{MINIMAL}a=simulcast:send a;b\r\n");
+        assert!(matches!(
+            parse_offer(&sim_without_rid),
+            Err(SdpError::Conflict { line: 16, .. })
+        ));
+    }
+
+    #[test]
+    fn simulcast_alternatives_and_paused_streams() {
+        let offer = format!(
+            "{MINIMAL}a=rid:a send\r\na=rid:b send max-width=640\r\na=rid:c send\r\na=simulcast:send a,b;~c\r\n"
+        );
+        let o = parse_offer(&offer).unwrap();
+        let s = &o.sections[0];
+        let sim = s.simulcast.as_ref().unwrap();
+        assert_eq!(sim.send.len(), 2);
+        assert_eq!(sim.send[0].alternatives.len(), 2);
+        assert!(!sim.send[0].paused && sim.send[1].paused);
+        assert_eq!(sim.send[1].rid().as_str(), "c");
+        assert_eq!(s.rids[1].params, "max-width=640");
+        // Audio sections never report simulcast layers.
+        assert!(s.simulcast_layers().is_empty());
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = parse_offer(&String::from_utf8_lossy(&bytes));
+        }
+
+        #[test]
+        fn random_sdp_like_lines_never_panic(
+            lines in proptest::collection::vec("[vomcta]=[ -~]{0,60}|a=(rtpmap|fmtp|rtcp-fb|extmap|rid|simulcast|ssrc|ssrc-group|msid|mid|group|fingerprint|ice-ufrag|setup):[ -~]{0,40}", 0..40)
+        ) {
+            let _ = parse_offer(&format!("v=0\r\n{}", lines.join("\r\n")));
+        }
+
+        /// Mutation test over a real offer: replace, delete, duplicate or truncate lines and
+        /// flip bytes; the parser returns Ok or Err, never panics.
+        #[test]
+        fn mutated_real_offer_never_panics(
+            ops in proptest::collection::vec((0usize..600, 0u8..5, any::<u8>(), "[ -~]{0,20}"), 1..8)
+        ) {
+            let mut lines: Vec<String> = RENEGOTIATE.split("\r\n").map(str::to_owned).collect();
+            for (at, op, byte, text) in ops {
+                let i = at % lines.len();
+                match op {
+                    0 => lines[i] = text,
+                    1 => { lines.remove(i); if lines.is_empty() { lines.push(String::new()); } }
+                    2 => { let l = lines[i].clone(); lines.insert(i, l); }
+                    3 => { let l = &mut lines[i]; let cut = (byte as usize).min(l.len()); let cut = (0..=cut).rev().find(|c| l.is_char_boundary(*c)).unwrap_or(0); l.truncate(cut); }
+                    _ => { let mut b = lines[i].clone().into_bytes(); if !b.is_empty() { let j = byte as usize % b.len(); b[j] = byte; } lines[i] = String::from_utf8_lossy(&b).into_owned(); }
+                }
+            }
+            let _ = parse_offer(&lines.join("\r\n"));
+        }
+    }
+}
