@@ -342,13 +342,13 @@ impl Parser {
 
         for b in &self.sections {
             let s = &b.section;
-            if let Some(mid) = s.mid {
-                if sections.iter().any(|o: &MediaSection| o.mid == Some(mid)) {
-                    return Err(conflict(
-                        b.mid_line,
-                        format!("mid {} used twice", mid.as_str()),
-                    ));
-                }
+            if let Some(mid) = s.mid
+                && sections.iter().any(|o: &MediaSection| o.mid == Some(mid))
+            {
+                return Err(conflict(
+                    b.mid_line,
+                    format!("mid {} used twice", mid.as_str()),
+                ));
             }
             // Rejected sections may carry stale transport attributes; only live ones must agree.
             if s.port == 0 {
@@ -673,18 +673,17 @@ impl SectionBuilder {
                     ssrcs,
                 });
             }
-            "msid" => {
-                if s.msid.is_none() {
-                    let v = need(n, name, val)?;
-                    let mut f = v.split(' ').filter(|x| !x.is_empty());
-                    let stream = f
-                        .next()
-                        .ok_or_else(|| malformed(n, "a=msid needs a stream id"))?;
-                    s.msid = Some(Msid {
-                        stream: stream.to_owned(),
-                        track: f.next().map(str::to_owned),
-                    });
-                }
+            // Only the first a=msid is kept (one track per transceiver in unified plan).
+            "msid" if s.msid.is_none() => {
+                let v = need(n, name, val)?;
+                let mut f = v.split(' ').filter(|x| !x.is_empty());
+                let stream = f
+                    .next()
+                    .ok_or_else(|| malformed(n, "a=msid needs a stream id"))?;
+                s.msid = Some(Msid {
+                    stream: stream.to_owned(),
+                    track: f.next().map(str::to_owned),
+                });
             }
             _ => {}
         }
