@@ -1,1 +1,0 @@
-//! SDP offer parsing and answer building (in progress).
