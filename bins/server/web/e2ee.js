@@ -169,6 +169,10 @@ export class E2EE {
     this.peers = new Map(); // participant -> {participant, name, baseKid, pub, pairKey, kids: Set, pending: []}
     this.safety = 'pending';
     this.rekeyTimer = null;
+    // Messages that arrive while start() runs wait for it.
+    this.ready = new Promise((resolve) => {
+      this.markReady = resolve;
+    });
   }
 
   /** Starts for `participant` with KID base `kid` (joined.kid): key pair, first sender key. */
@@ -180,6 +184,7 @@ export class E2EE {
     this.senderKey = crypto.getRandomValues(new Uint8Array(16));
     await this.w.request({ type: 'setSendKey', kid: this.currentKid(), key: this.senderKey });
     await this.updateSafety();
+    this.markReady();
   }
 
   currentKid() {
@@ -231,6 +236,7 @@ export class E2EE {
   }
 
   async rekey() {
+    await this.ready;
     const key = crypto.getRandomValues(new Uint8Array(16));
     const gen = this.gen + 1;
     const kid = this.baseKid + gen;
@@ -276,6 +282,7 @@ export class E2EE {
 
   /** An `e2ee` message from the relay. Returns a short description of what it did (for logs). */
   async onMessage(from, data) {
+    await this.ready;
     let m;
     try {
       m = JSON.parse(data);
