@@ -1,0 +1,898 @@
+// The telesfu telehealth demo page: landing, call, signaling client (docs/signaling.md),
+// media with end-to-end encryption (worker.js, e2ee.js), and a test API on window.telesfu.
+//
+// Signaling model: one RTCPeerConnection, the page always offers, the server answers.
+// Negotiations run one at a time from a queue; a request made while one is queued joins it.
+
+import { E2EE, WorkerClient } from './e2ee.js';
+
+const params = new URLSearchParams(location.search);
+const TEST = params.get('test') === '1';
+const DEFAULT_SIMULCAST = [
+  { rid: 'q', scaleResolutionDownBy: 4 },
+  { rid: 'h', scaleResolutionDownBy: 2 },
+  { rid: 'f', scaleResolutionDownBy: 1 },
+];
+const RECONNECT_DELAYS_MS = [300, 1000, 2000, 4000, 8000];
+const ANSWER_TIMEOUT_MS = 15000;
+const ICE_DISCONNECTED_GRACE_MS = 2000;
+// Errors after which the server closes the socket and a plain retry would not help.
+const FATAL_CODES = new Set(['unauthorized', 'room_full']);
+
+const $ = (id) => document.getElementById(id);
+
+const S = {
+  room: params.get('room') || 'demo',
+  role: null,
+  name: null,
+  token: null,
+  ws: null,
+  joined: false,
+  joinCount: 0,
+  resumes: 0,
+  participant: null,
+  session: null,
+  kid: null,
+  config: null,
+  leaving: false,
+  fatal: null,
+  reconnectAttempt: 0,
+  reconnectTimer: null,
+  joinWaiters: [],
+  pc: null,
+  localStream: null,
+  screenStream: null,
+  sources: new Map(), // transceiver -> 'camera' | 'mic' | 'screen'
+  screenTransceiver: null,
+  subs: new Map(), // track id -> subscription
+  peers: new Map(), // participant -> {participant, name, role, kid}
+  worker: null,
+  wc: null,
+  e2ee: null,
+  chat: [],
+  errors: [],
+  log: [],
+  neg: { chain: Promise.resolve(), queued: null, iceRestart: false, pendingAnswer: null, count: 0, failures: 0, needed: false },
+  iceTimer: null,
+  iceRestarts: 0,
+  statsTimer: null,
+  pingTimer: null,
+  activeSpeaker: null,
+};
+
+function log(text) {
+  const line = `${new Date().toISOString().slice(11, 23)} ${text}`;
+  S.log.push(line);
+  if (S.log.length > 300) S.log.shift();
+  if (TEST) console.log(`[telesfu] ${text}`);
+}
+
+// ----- Banner -----
+
+function showError(text) {
+  $('banner-text').textContent = text;
+  $('banner').hidden = false;
+}
+
+// ----- Worker and E2EE -----
+
+function ensureWorker() {
+  if (S.worker) return;
+  S.worker = new Worker('/worker.js', { type: 'module', name: 'telesfu-e2ee' });
+  S.worker.addEventListener('error', (e) => showError(`encryption worker failed: ${e.message || e}`));
+  S.wc = new WorkerClient(S.worker);
+  S.wc.post({ type: 'config', test: TEST });
+}
+
+function makeE2EE() {
+  return new E2EE({
+    workerClient: S.wc,
+    send: (to, data) => sendMsg(to ? { type: 'e2ee', to, data } : { type: 'e2ee', data }),
+    onChat: (entry) => {
+      S.chat.push(entry);
+      renderChatEntry(entry);
+    },
+    onChange: () => renderStatus(),
+    log,
+  });
+}
+
+// ----- WebSocket -----
+
+function sendMsg(msg) {
+  const ws = S.ws;
+  if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+  ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg));
+  return true;
+}
+
+function wsState() {
+  if (!S.ws) return 'none';
+  return ['connecting', 'open', 'closing', 'closed'][S.ws.readyState];
+}
+
+function connect() {
+  clearTimeout(S.reconnectTimer);
+  const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
+  const ws = new WebSocket(url);
+  S.ws = ws;
+  ws.onopen = () => {
+    log(S.session ? 'socket open, resuming' : 'socket open, joining');
+    if (S.session) sendMsg({ type: 'join', resume: S.session });
+    else sendMsg({ type: 'join', token: S.token });
+  };
+  ws.onmessage = (e) => {
+    if (S.ws === ws) onSignal(e.data);
+  };
+  ws.onclose = (e) => {
+    if (S.ws !== ws) return;
+    S.joined = false;
+    log(`socket closed (${e.code}${e.reason ? ` ${e.reason}` : ''})`);
+    if (S.neg.pendingAnswer) S.neg.pendingAnswer.reject(new Error('socket closed'));
+    renderStatus();
+    if (S.leaving || S.fatal) return;
+    const delay = RECONNECT_DELAYS_MS[Math.min(S.reconnectAttempt, RECONNECT_DELAYS_MS.length - 1)];
+    S.reconnectAttempt++;
+    S.reconnectTimer = setTimeout(connect, delay);
+  };
+}
+
+function whenJoined() {
+  if (S.joined) return Promise.resolve();
+  return new Promise((resolve) => S.joinWaiters.push(resolve));
+}
+
+function onSignal(text) {
+  let m;
+  try {
+    m = JSON.parse(text);
+  } catch {
+    log('server sent a frame that is not JSON');
+    return;
+  }
+  switch (m.type) {
+    case 'joined':
+      onJoined(m).catch((e) => showError(`join failed: ${e.message || e}`));
+      break;
+    case 'answer':
+      if (S.neg.pendingAnswer) S.neg.pendingAnswer.resolve(m.sdp);
+      break;
+    case 'peer-joined':
+      addPeer(m);
+      break;
+    case 'peer-left':
+      removePeer(m.participant);
+      break;
+    case 'track-added':
+      if (m.participant !== S.participant) subscribe(m);
+      break;
+    case 'track-removed':
+      unsubscribe(m.track);
+      break;
+    case 'layer-switched': {
+      const sub = S.subs.get(m.track);
+      if (sub) {
+        sub.layer = m.spatial;
+        sub.layerSwitches++;
+        renderCaption(sub);
+      }
+      break;
+    }
+    case 'active-speaker':
+      S.activeSpeaker = m.participant;
+      for (const sub of S.subs.values()) sub.tile?.classList.toggle('speaking', sub.desc.participant === m.participant);
+      break;
+    case 'e2ee':
+      if (S.e2ee && typeof m.data === 'string') {
+        S.e2ee.onMessage(m.from, m.data).then((what) => {
+          if (what.startsWith('dropped')) log(`e2ee from ${m.from} ${what}`);
+        });
+      }
+      break;
+    case 'pong':
+      break;
+    case 'error':
+      onServerError(m);
+      break;
+    default:
+      log(`unknown message type ${m.type}`);
+  }
+}
+
+function onServerError(m) {
+  S.errors.push({ code: m.code, message: m.message, ref: m.ref ?? null, at: Date.now() });
+  if (S.errors.length > 100) S.errors.shift();
+  log(`server error ${m.code}${m.ref ? ` (${m.ref})` : ''}: ${m.message}`);
+  showError(`${m.code}: ${m.message || 'error'}`);
+  if (m.ref === 'offer' && S.neg.pendingAnswer) {
+    S.neg.pendingAnswer.reject(Object.assign(new Error(m.message), { code: m.code }));
+  }
+  if (FATAL_CODES.has(m.code) && !S.joined) S.fatal = m.code;
+  if (m.code === 'session_expired') {
+    S.session = null;
+    restartFresh().catch((e) => showError(`could not join again: ${e.message || e}`));
+  }
+}
+
+// ----- Join, resume, leave -----
+
+async function fetchToken() {
+  const q = new URLSearchParams({ room: S.room, role: S.role, name: S.name });
+  const r = await fetch(`/api/token?${q}`);
+  if (!r.ok) throw new Error(`token request failed: HTTP ${r.status} ${await r.text()}`);
+  const { token } = await r.json();
+  if (typeof token !== 'string') throw new Error('token response without a token');
+  return token;
+}
+
+async function joinCall(role) {
+  if (typeof RTCRtpScriptTransform !== 'function') {
+    showError('This browser cannot encrypt media end to end (no RTCRtpScriptTransform). Use a current Chrome, Edge or Safari.');
+    return;
+  }
+  S.role = role;
+  S.room = $('room').value.trim() || S.room;
+  S.name = $('name').value.trim() || params.get('name') || (role === 'clinician' ? 'Clinician' : 'Patient');
+  S.leaving = false;
+  S.fatal = null;
+  ensureWorker();
+  $('landing').hidden = true;
+  $('call').hidden = false;
+  $('me-role').textContent = `${S.name}, ${role}`;
+  $('st-room').textContent = S.room;
+  try {
+    if (!S.localStream) {
+      S.localStream = await navigator.mediaDevices.getUserMedia({
+        audio: true,
+        video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } },
+      });
+    }
+    $('local').srcObject = S.localStream;
+    S.token = await fetchToken();
+  } catch (e) {
+    showError(`could not start: ${e.message || e}`);
+    return;
+  }
+  connect();
+}
+
+async function onJoined(m) {
+  S.joined = true;
+  S.joinCount++;
+  S.reconnectAttempt = 0;
+  S.session = m.session;
+  S.config = m.config || null;
+  const fresh = !S.participant || S.participant !== m.participant;
+  S.participant = m.participant;
+  S.kid = m.kid;
+  log(`joined as ${m.participant} (kid ${m.kid}${m.resumed ? ', resumed' : ''})`);
+  if (m.resumed) S.resumes++;
+
+  // Media first (synchronously, so a track-added that arrives while the keys are being made
+  // finds the connection); frames are dropped by the worker until the sender key is installed.
+  if (!S.pc) createPeerConnection();
+  if (!S.sources.size) publishCamera();
+  // Tracks: subscribe to the new, drop the gone.
+  const tracks = (m.tracks || []).filter((t) => t.participant !== S.participant);
+  const ids = new Set(tracks.map((t) => t.track));
+  let changed = false;
+  for (const id of [...S.subs.keys()]) {
+    if (!ids.has(id)) {
+      unsubscribe(id, false);
+      changed = true;
+    }
+  }
+  for (const t of tracks) {
+    if (!S.subs.has(t.track)) {
+      subscribe(t, false);
+      changed = true;
+    }
+  }
+
+  if (fresh || !S.e2ee) {
+    S.e2ee = makeE2EE();
+    for (const p of m.peers || []) addPeer(p, false);
+    await S.e2ee.start({ participant: m.participant, kid: m.kid });
+  }
+  // Peers: add the new, drop the ones that left while we were away.
+  const present = new Set();
+  for (const p of m.peers || []) {
+    present.add(p.participant);
+    addPeer(p, false);
+  }
+  for (const id of [...S.peers.keys()]) if (!present.has(id)) removePeer(id);
+  S.e2ee.announce();
+
+  const waiters = S.joinWaiters.splice(0);
+  for (const w of waiters) w();
+  startTimers();
+  renderStatus();
+
+  const ice = S.pc.iceConnectionState;
+  const iceBad = ice === 'failed' || ice === 'disconnected';
+  if (!m.resumed || changed || S.neg.needed || iceBad || !S.pc.remoteDescription) {
+    negotiate({ iceRestart: m.resumed && iceBad });
+  } else {
+    for (const sub of S.subs.values()) sendView(sub, true);
+  }
+}
+
+/** The server forgot our session: start over with a new token, keeping camera and microphone. */
+async function restartFresh() {
+  teardownMedia();
+  S.participant = null;
+  S.e2ee = null;
+  for (const id of [...S.peers.keys()]) S.peers.delete(id);
+  S.token = await fetchToken();
+  if (S.ws) S.ws.close();
+  connect();
+}
+
+function teardownMedia() {
+  for (const id of [...S.subs.keys()]) unsubscribe(id, false);
+  if (S.pc) S.pc.close();
+  S.pc = null;
+  S.sources.clear();
+  S.screenTransceiver = null;
+  if (S.screenStream) for (const t of S.screenStream.getTracks()) t.stop();
+  S.screenStream = null;
+  S.neg = { chain: Promise.resolve(), queued: null, iceRestart: false, pendingAnswer: null, count: 0, failures: 0, needed: false };
+}
+
+function leave() {
+  S.leaving = true;
+  sendMsg({ type: 'leave' });
+  teardownMedia();
+  if (S.ws) S.ws.close();
+  S.ws = null;
+  S.joined = false;
+  clearInterval(S.statsTimer);
+  clearInterval(S.pingTimer);
+  S.statsTimer = S.pingTimer = null;
+  if (S.localStream) for (const t of S.localStream.getTracks()) t.stop();
+  S.localStream = null;
+  S.participant = S.session = null;
+  S.e2ee = null;
+  S.peers.clear();
+  $('call').hidden = true;
+  $('landing').hidden = false;
+  $('chat-log').replaceChildren();
+  S.chat = [];
+}
+
+// ----- Peers -----
+
+function addPeer(p, announce = true) {
+  if (!p.participant || p.participant === S.participant) return;
+  S.peers.set(p.participant, { participant: p.participant, name: p.name, role: p.role, kid: p.kid });
+  if (S.e2ee) S.e2ee.addPeer(p);
+  if (announce) log(`${p.name || p.participant} joined`);
+  renderStatus();
+}
+
+function removePeer(id) {
+  const p = S.peers.get(id);
+  S.peers.delete(id);
+  if (S.e2ee) S.e2ee.removePeer(id);
+  for (const sub of [...S.subs.values()]) if (sub.desc.participant === id) unsubscribe(sub.desc.track);
+  if (p) log(`${p.name || id} left`);
+  renderStatus();
+}
+
+// ----- Media -----
+
+function createPeerConnection() {
+  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+  S.pc = pc;
+  pc.ontrack = (ev) => {
+    const sub = [...S.subs.values()].find((s) => s.transceiver === ev.transceiver);
+    if (!sub) return;
+    sub.stream = new MediaStream([ev.track]);
+    if (sub.el) sub.el.srcObject = sub.stream;
+  };
+  pc.oniceconnectionstatechange = () => {
+    const st = pc.iceConnectionState;
+    log(`ICE ${st}`);
+    clearTimeout(S.iceTimer);
+    if (st === 'failed') {
+      restartIce('failed');
+    } else if (st === 'disconnected') {
+      S.iceTimer = setTimeout(() => {
+        const now = pc.iceConnectionState;
+        if (S.pc === pc && (now === 'disconnected' || now === 'failed')) restartIce(`${now} for over 2 s`);
+      }, ICE_DISCONNECTED_GRACE_MS);
+    }
+    renderStatus();
+  };
+  pc.onconnectionstatechange = () => renderStatus();
+}
+
+function restartIce(why) {
+  if (S.neg.iceRestart) return; // one is already queued
+  S.iceRestarts++;
+  log(`ICE restart: ${why}`);
+  negotiate({ iceRestart: true });
+}
+
+/** Puts codecs of `mime` (and their retransmission) first, dropping the others. */
+function preferCodec(transceiver, kind, mime, send) {
+  try {
+    const caps = (send ? RTCRtpSender : RTCRtpReceiver).getCapabilities(kind);
+    if (!caps) return;
+    const want = caps.codecs.filter((c) => c.mimeType.toLowerCase() === mime.toLowerCase());
+    const rtx = caps.codecs.filter((c) => c.mimeType.toLowerCase() === `${kind}/rtx`);
+    if (want.length) transceiver.setCodecPreferences([...want, ...rtx]);
+  } catch (e) {
+    log(`codec preference not applied: ${e.message || e}`);
+  }
+}
+
+function simulcastEncodings() {
+  const list = S.config && Array.isArray(S.config.simulcast) && S.config.simulcast.length ? S.config.simulcast : DEFAULT_SIMULCAST;
+  return list
+    .map((e) => {
+      const enc = { rid: String(e.rid), scaleResolutionDownBy: Number(e.scaleResolutionDownBy) || 1 };
+      if (e.maxBitrate) enc.maxBitrate = Number(e.maxBitrate);
+      return enc;
+    })
+    .sort((a, b) => b.scaleResolutionDownBy - a.scaleResolutionDownBy); // lowest first
+}
+
+function sendTransform(codec, trackId) {
+  return new RTCRtpScriptTransform(S.worker, { side: 'send', codec, trackId });
+}
+
+function publishCamera() {
+  const pc = S.pc;
+  const [video] = S.localStream.getVideoTracks();
+  const [audio] = S.localStream.getAudioTracks();
+  if (video) {
+    const t = pc.addTransceiver(video, { direction: 'sendonly', streams: [S.localStream], sendEncodings: simulcastEncodings() });
+    preferCodec(t, 'video', 'video/VP8', true);
+    t.sender.transform = sendTransform('VP8', 'local-camera'); // before negotiation
+    S.sources.set(t, 'camera');
+  }
+  if (audio) {
+    const t = pc.addTransceiver(audio, { direction: 'sendonly', streams: [S.localStream] });
+    preferCodec(t, 'audio', 'audio/opus', true);
+    t.sender.transform = sendTransform('opus', 'local-mic');
+    S.sources.set(t, 'mic');
+  }
+}
+
+async function toggleScreenShare() {
+  if (S.screenStream) {
+    stopScreenShare();
+    return;
+  }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: false });
+  } catch (e) {
+    showError(`screen share not started: ${e.message || e}`);
+    return;
+  }
+  const [track] = stream.getVideoTracks();
+  S.screenStream = stream;
+  track.onended = () => stopScreenShare();
+  if (S.screenTransceiver) {
+    await S.screenTransceiver.sender.replaceTrack(track);
+    S.screenTransceiver.direction = 'sendonly';
+  } else {
+    const t = S.pc.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: simulcastEncodings() });
+    preferCodec(t, 'video', 'video/VP8', true);
+    t.sender.transform = sendTransform('VP8', 'local-screen');
+    S.screenTransceiver = t;
+  }
+  S.sources.set(S.screenTransceiver, 'screen');
+  $('local-screen').srcObject = stream;
+  $('local-screen').hidden = false;
+  $('share').textContent = 'Stop sharing';
+  $('share').classList.add('active');
+  negotiate();
+}
+
+function stopScreenShare() {
+  if (!S.screenStream) return;
+  for (const t of S.screenStream.getTracks()) t.stop();
+  S.screenStream = null;
+  if (S.screenTransceiver) {
+    S.screenTransceiver.sender.replaceTrack(null);
+    S.screenTransceiver.direction = 'inactive';
+    S.sources.delete(S.screenTransceiver);
+  }
+  $('local-screen').hidden = true;
+  $('local-screen').srcObject = null;
+  $('share').textContent = 'Share screen';
+  $('share').classList.remove('active');
+  negotiate();
+}
+
+function subscribe(desc, renegotiate = true) {
+  if (!S.pc || S.subs.has(desc.track) || (desc.kind !== 'video' && desc.kind !== 'audio')) return;
+  const t = S.pc.addTransceiver(desc.kind, { direction: 'recvonly' });
+  const codec = desc.kind === 'audio' ? 'opus' : desc.codec || 'VP8';
+  if (desc.kind === 'video') preferCodec(t, 'video', `video/${codec}`, false);
+  t.receiver.transform = new RTCRtpScriptTransform(S.worker, { side: 'recv', codec, trackId: desc.track });
+  const sub = {
+    desc,
+    transceiver: t,
+    ready: false,
+    layer: null,
+    layerSwitches: 0,
+    override: null,
+    lastView: null,
+    viewTimer: null,
+    stream: null,
+    el: null,
+    tile: null,
+    caption: null,
+    rate: { bytes: 0, at: 0, kbps: 0, width: 0, height: 0, fps: 0 },
+  };
+  S.subs.set(desc.track, sub);
+  createTile(sub);
+  log(`subscribing to ${desc.kind} ${desc.track} (${desc.source}) of ${desc.participant}`);
+  if (renegotiate) negotiate();
+}
+
+function unsubscribe(trackId, renegotiate = true) {
+  const sub = S.subs.get(trackId);
+  if (!sub) return;
+  S.subs.delete(trackId);
+  clearTimeout(sub.viewTimer);
+  if (sub.el) resizeObserver.unobserve(sub.el);
+  sub.tile?.remove();
+  if (sub.transceiver.direction !== 'stopped' && S.pc && S.pc.signalingState !== 'closed') {
+    sub.transceiver.direction = 'inactive';
+  }
+  layoutTiles();
+  if (renegotiate && S.pc) negotiate();
+}
+
+// ----- Negotiation (one at a time) -----
+
+function negotiate({ iceRestart = false } = {}) {
+  if (iceRestart) S.neg.iceRestart = true;
+  if (S.neg.queued) return S.neg.queued;
+  const neg = S.neg;
+  const run = neg.chain.then(async () => {
+    neg.queued = null;
+    await doNegotiate(neg);
+  });
+  neg.queued = run;
+  neg.chain = run.catch((e) => log(`negotiation failed: ${e.message || e}`));
+  return neg.chain;
+}
+
+function buildMids(pc) {
+  const mids = {};
+  for (const t of pc.getTransceivers()) {
+    if (!t.mid || t.direction === 'stopped' || t.direction === 'inactive') continue;
+    const source = S.sources.get(t);
+    if (source && t.direction === 'sendonly') {
+      mids[t.mid] = { source };
+      continue;
+    }
+    for (const sub of S.subs.values()) {
+      if (sub.transceiver === t) mids[t.mid] = { track: sub.desc.track };
+    }
+  }
+  return mids;
+}
+
+async function doNegotiate(neg) {
+  await whenJoined();
+  const pc = S.pc;
+  if (!pc || S.neg !== neg || pc.signalingState === 'closed') return;
+  const restart = neg.iceRestart;
+  neg.iceRestart = false;
+  neg.needed = false;
+  if (restart) pc.restartIce();
+  const offer = await pc.createOffer(restart ? { iceRestart: true } : {});
+  await pc.setLocalDescription(offer);
+  const mids = buildMids(pc);
+  const answer = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no answer within 15 s')), ANSWER_TIMEOUT_MS);
+    neg.pendingAnswer = {
+      resolve: (sdp) => (clearTimeout(timer), resolve(sdp)),
+      reject: (e) => (clearTimeout(timer), reject(e)),
+    };
+  });
+  neg.count++;
+  if (!sendMsg({ type: 'offer', sdp: pc.localDescription.sdp, mids })) {
+    neg.pendingAnswer.reject(new Error('socket not open'));
+  }
+  try {
+    const sdp = await answer;
+    await pc.setRemoteDescription({ type: 'answer', sdp });
+    log(`negotiated (${Object.keys(mids).length} sections${restart ? ', ICE restart' : ''})`);
+    for (const sub of S.subs.values()) {
+      if (!sub.ready && sub.transceiver.mid && mids[sub.transceiver.mid]) {
+        sub.ready = true;
+        sendView(sub, true);
+      }
+    }
+  } catch (e) {
+    neg.failures++;
+    neg.needed = true;
+    if (restart) neg.iceRestart = true;
+    if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+    log(`offer not answered: ${e.message || e}`);
+    // A refused offer (bad_sdp) stays refused; other failures are retried after the next join.
+    if (e.code && e.code !== 'internal') neg.needed = false;
+  } finally {
+    neg.pendingAnswer = null;
+  }
+}
+
+// ----- Views (layer selection by element size) -----
+
+const resizeObserver = new ResizeObserver((entries) => {
+  for (const entry of entries) {
+    const sub = [...S.subs.values()].find((s) => s.el === entry.target);
+    if (!sub) continue;
+    clearTimeout(sub.viewTimer);
+    sub.viewTimer = setTimeout(() => sendView(sub, false), 150);
+  }
+});
+
+function sendView(sub, force) {
+  if (sub.desc.kind !== 'video' || !sub.ready) return;
+  const size = sub.override || { width: Math.round(sub.el?.clientWidth || 0), height: Math.round(sub.el?.clientHeight || 0) };
+  const key = `${size.width}x${size.height}`;
+  if (!force && sub.lastView === key) return;
+  if (sendMsg({ type: 'view', track: sub.desc.track, width: size.width, height: size.height })) sub.lastView = key;
+}
+
+// ----- Rendering -----
+
+function createTile(sub) {
+  if (sub.desc.kind === 'audio') {
+    const a = document.createElement('audio');
+    a.autoplay = true;
+    a.dataset.track = sub.desc.track;
+    document.body.append(a);
+    sub.el = a;
+    sub.tile = a;
+    if (sub.stream) a.srcObject = sub.stream;
+    return;
+  }
+  const tile = document.createElement('div');
+  tile.className = 'tile';
+  tile.dataset.track = sub.desc.track;
+  const v = document.createElement('video');
+  v.autoplay = true;
+  v.playsInline = true;
+  v.muted = true; // sound comes from the audio element
+  const cap = document.createElement('div');
+  cap.className = 'caption';
+  tile.append(v, cap);
+  $('remotes').append(tile);
+  sub.el = v;
+  sub.tile = tile;
+  sub.caption = cap;
+  if (sub.stream) v.srcObject = sub.stream;
+  resizeObserver.observe(v);
+  layoutTiles();
+  renderCaption(sub);
+}
+
+/** Remote screen (if any) large with the remote camera in picture-in-picture; else the first camera large. */
+function layoutTiles() {
+  const videos = [...S.subs.values()].filter((s) => s.desc.kind === 'video' && s.tile);
+  const screen = videos.find((s) => s.desc.source === 'screen');
+  const main = screen || videos[0];
+  for (const s of videos) {
+    const role = s === main ? 'main' : screen && s.desc.participant === screen.desc.participant ? 'pip' : 'side';
+    s.tile.classList.remove('main', 'pip', 'side');
+    s.tile.classList.add(role);
+  }
+  $('waiting').hidden = videos.length > 0;
+}
+
+function peerName(id) {
+  return S.peers.get(id)?.name || id;
+}
+
+function renderCaption(sub) {
+  if (!sub.caption) return;
+  const r = sub.rate;
+  const layer = sub.layer === null ? '?' : sub.layer;
+  sub.caption.textContent = `${peerName(sub.desc.participant)} · ${sub.desc.source} · layer ${layer} · ` +
+    `${r.width}×${r.height} · ${r.kbps} kbps · ${r.fps} fps`;
+}
+
+function renderStatus() {
+  if (!S.pc && !S.ws) return;
+  const conn = S.pc ? S.pc.connectionState : 'new';
+  $('st-conn').textContent = `${S.joined ? 'joined' : wsState()} · media ${conn}`;
+  const names = [...S.peers.values()].map((p) => `${p.name || p.participant} (${p.role || '?'})`);
+  $('st-peers').textContent = names.length ? names.join(', ') : 'only you';
+  $('safety').textContent = S.e2ee ? S.e2ee.safety : 'pending';
+}
+
+function renderChatEntry(e) {
+  const li = document.createElement('li');
+  if (e.mine) li.className = 'mine';
+  const who = document.createElement('span');
+  who.className = 'who';
+  who.textContent = `${e.mine ? 'You' : e.name} ${new Date(e.ts).toTimeString().slice(0, 5)}`;
+  const text = document.createElement('span');
+  text.textContent = e.text;
+  li.append(who, text);
+  $('chat-log').append(li);
+  li.scrollIntoView({ block: 'end' });
+}
+
+// ----- Stats -----
+
+async function collectStats() {
+  const pc = S.pc;
+  if (!pc) return { inbound: new Map(), outbound: [] };
+  const report = await pc.getStats();
+  const inbound = new Map();
+  const outbound = [];
+  report.forEach((s) => {
+    if (s.type === 'inbound-rtp') {
+      if (s.mid !== undefined) inbound.set(s.mid, s);
+      if (s.trackIdentifier) inbound.set(`track:${s.trackIdentifier}`, s);
+    }
+    if (s.type === 'outbound-rtp') {
+      outbound.push({
+        kind: s.kind, rid: s.rid ?? null, mid: s.mid, frameWidth: s.frameWidth ?? 0, frameHeight: s.frameHeight ?? 0,
+        framesEncoded: s.framesEncoded ?? 0, bytesSent: s.bytesSent ?? 0, packetsSent: s.packetsSent ?? 0,
+        qualityLimitationReason: s.qualityLimitationReason ?? null,
+      });
+    }
+  });
+  return { inbound, outbound };
+}
+
+function inboundFor(inbound, sub) {
+  return inbound.get(sub.transceiver.mid) || inbound.get(`track:${sub.transceiver.receiver.track.id}`);
+}
+
+async function statsTick() {
+  const { inbound } = await collectStats();
+  const now = performance.now();
+  for (const sub of S.subs.values()) {
+    const s = inboundFor(inbound, sub);
+    if (!s || sub.desc.kind !== 'video') continue;
+    const r = sub.rate;
+    if (r.at) r.kbps = Math.max(0, Math.round(((s.bytesReceived - r.bytes) * 8) / (now - r.at)));
+    r.bytes = s.bytesReceived;
+    r.at = now;
+    r.width = s.frameWidth ?? 0;
+    r.height = s.frameHeight ?? 0;
+    r.fps = Math.round(s.framesPerSecond ?? 0);
+    renderCaption(sub);
+  }
+}
+
+function startTimers() {
+  if (!S.statsTimer) S.statsTimer = setInterval(() => statsTick().catch(() => {}), 1000);
+  if (!S.pingTimer) S.pingTimer = setInterval(() => sendMsg({ type: 'ping', id: String(Date.now()) }), 15000);
+}
+
+// ----- Test API -----
+
+async function state() {
+  const { inbound, outbound } = await collectStats();
+  let worker = null;
+  try {
+    worker = S.wc ? (await S.wc.request({ type: 'stats' }, 2000)).stats : null;
+  } catch (e) {
+    worker = { error: String(e) };
+  }
+  const remoteTracks = [...S.subs.values()].map((sub) => {
+    const s = inboundFor(inbound, sub) || {};
+    return {
+      track: sub.desc.track,
+      participant: sub.desc.participant,
+      kind: sub.desc.kind,
+      source: sub.desc.source,
+      mid: sub.transceiver.mid,
+      ready: sub.ready,
+      layer: sub.layer,
+      layerSwitches: sub.layerSwitches,
+      framesDecoded: s.framesDecoded ?? 0,
+      framesReceived: s.framesReceived ?? 0,
+      framesDropped: s.framesDropped ?? 0,
+      frameWidth: s.frameWidth ?? 0,
+      frameHeight: s.frameHeight ?? 0,
+      packetsReceived: s.packetsReceived ?? 0,
+      bytesReceived: s.bytesReceived ?? 0,
+      totalSamplesReceived: s.totalSamplesReceived ?? 0,
+      pliCount: s.pliCount ?? 0,
+      kbps: sub.rate.kbps,
+    };
+  });
+  return {
+    joined: S.joined,
+    joinCount: S.joinCount,
+    resumes: S.resumes,
+    participant: S.participant,
+    session: S.session,
+    kid: S.kid,
+    room: S.room,
+    role: S.role,
+    ws: wsState(),
+    pc: S.pc ? S.pc.connectionState : null,
+    ice: S.pc ? S.pc.iceConnectionState : null,
+    signaling: S.pc ? S.pc.signalingState : null,
+    negotiations: S.neg.count,
+    negotiationFailures: S.neg.failures,
+    iceRestarts: S.iceRestarts,
+    safetyNumber: S.e2ee ? S.e2ee.safety : null,
+    e2ee: S.e2ee ? S.e2ee.describe() : null,
+    peers: [...S.peers.values()],
+    remoteTracks,
+    outbound,
+    worker,
+    chat: S.chat.map((c) => ({ ...c })),
+    errors: S.errors.slice(),
+    log: S.log.slice(-50),
+  };
+}
+
+window.telesfu = {
+  state,
+  /** Sends a raw signaling message: an object is JSON-encoded, a string goes out as is. */
+  send: (msg) => sendMsg(msg),
+  sendRaw: (text) => sendMsg(String(text)),
+  cutWebSocket: () => {
+    if (S.ws) S.ws.close(4000, 'cut by test');
+  },
+  setView: (trackId, width, height) => {
+    const sub = S.subs.get(trackId);
+    if (!sub) return false;
+    sub.override = { width: Math.round(width), height: Math.round(height) };
+    sendView(sub, true);
+    return true;
+  },
+  clearView: (trackId) => {
+    const sub = S.subs.get(trackId);
+    if (!sub) return false;
+    sub.override = null;
+    sendView(sub, true);
+    return true;
+  },
+  sendChat: (text) => (S.e2ee ? S.e2ee.sendChat(text) : Promise.reject(new Error('not in a call'))),
+  e2eeTestRecord: async () => (S.wc ? (await S.wc.request({ type: 'testRecord' })).record : null),
+  leave,
+};
+
+// ----- Wiring -----
+
+function init() {
+  $('room').value = S.room;
+  $('name').value = params.get('name') || '';
+  $('join-clinician').onclick = () => joinCall('clinician');
+  $('join-patient').onclick = () => joinCall('patient');
+  $('banner-close').onclick = () => ($('banner').hidden = true);
+  $('leave').onclick = leave;
+  $('share').onclick = () => toggleScreenShare();
+  $('popout').onclick = async () => {
+    const v = [...S.subs.values()].find((s) => s.desc.kind === 'video' && s.desc.source === 'camera');
+    if (!v || !document.pictureInPictureEnabled) return showError('picture in picture is not available');
+    try {
+      await v.el.requestPictureInPicture();
+    } catch (e) {
+      showError(`picture in picture: ${e.message || e}`);
+    }
+  };
+  $('chat-form').onsubmit = (e) => {
+    e.preventDefault();
+    const input = $('chat-input');
+    const text = input.value.trim();
+    if (!text || !S.e2ee) return;
+    input.value = '';
+    S.e2ee.sendChat(text).catch((err) => showError(`chat not sent: ${err.message || err}`));
+  };
+  const role = params.get('role');
+  if (params.get('autojoin') === '1' && (role === 'clinician' || role === 'patient' || role === 'observer')) {
+    joinCall(role);
+  }
+}
+
+init();
