@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use telesfu_core::engine::{
-    Codec, EncodingConfig, ExtensionIds, LayerPreference, Mid, ParticipantConfig, Rid,
+    Codec, EncodingConfig, LayerPreference, Mid, ParticipantConfig, Rid,
     SubscriptionConfig, TrackConfig,
 };
 use telesfu_core::{
@@ -154,7 +154,6 @@ struct Member {
     kid: u64,
     session: String,
     conn: Option<u64>,
-    addr: Option<IpAddr>,
     /// Set when the WebSocket dropped: the session ends at `disconnected + grace`.
     disconnected: Option<Instant>,
     /// WHIP/WHEP sessions have no WebSocket and end by DELETE.
@@ -307,6 +306,12 @@ impl Hub {
         self.tx_meta
             .iter()
             .map(|&(to, start, len)| (to, &self.tx[start..start + len]))
+    }
+
+    /// The waiting datagrams as `(destination, start, len)` into one buffer, packed back to
+    /// back in order (so runs to one destination can go out as one GSO send).
+    pub fn transmit_parts(&self) -> (&[(SocketAddr, usize, usize)], &[u8]) {
+        (&self.tx_meta, &self.tx)
     }
 
     /// Forgets the datagrams returned by [`Hub::transmits`].
@@ -586,7 +591,7 @@ impl Hub {
                 return;
             }
         };
-        match self.add_member(&claims.room, claims.name, claims.role, Some(addr)) {
+        match self.add_member(&claims.room, claims.name, claims.role) {
             Ok(m) => self.attach(conn, m, false),
             Err(message) => {
                 self.error(conn, ErrorCode::RoomFull, message, "join");
@@ -600,7 +605,6 @@ impl Hub {
         room: &str,
         name: String,
         role: Role,
-        addr: Option<IpAddr>,
     ) -> Result<u64, String> {
         if !self.rooms.contains_key(room) {
             let engine_room = self.engine.create_room();
@@ -635,7 +639,6 @@ impl Hub {
                 kid,
                 session,
                 conn: None,
-                addr,
                 disconnected: None,
                 http_session: None,
                 participant: None,
@@ -818,7 +821,7 @@ impl Hub {
         let local = LocalParams::new(
             creds.ufrag.clone(),
             creds.pwd.clone(),
-            self.identity.fingerprint(),
+            self.identity.fingerprint().to_owned(),
             self.candidates.clone(),
             member,
             m.answers,
@@ -1085,7 +1088,7 @@ impl Hub {
                 }
                 Ok(SectionAnswer::Send { codec, stream })
             }
-            SectionRole::Inactive | SectionRole::Rejected | _ => {
+            SectionRole::Inactive | SectionRole::Rejected => {
                 self.end_section(member, &mid, removed);
                 Ok(match sdp::choose_codec(section, prefs) {
                     Some(codec) if section.port != 0 => SectionAnswer::Inactive { codec },
@@ -1110,7 +1113,9 @@ impl Hub {
         let Some(m) = self.members.get_mut(&member) else {
             return;
         };
-        if let Some((t, _, _)) = m.published.remove(mid) {
+        let published = m.published.remove(mid);
+        let subscribed = m.subscribed.remove(mid);
+        if let Some((t, _, _)) = published {
             if let Some(track) = self.tracks.remove(&t) {
                 self.by_engine_track.remove(&track.engine);
                 let _ = self.engine.unpublish(track.engine);
@@ -1118,7 +1123,7 @@ impl Hub {
             }
             removed.push(t);
         }
-        if let Some(s) = m.subscribed.remove(mid) {
+        if let Some(s) = subscribed {
             self.by_sub.remove(&s.sub);
             let _ = self.engine.unsubscribe(s.sub);
         }
@@ -1184,7 +1189,7 @@ impl Hub {
         let offer = sdp::parse_offer(text).map_err(|e| (400, e.to_string()))?;
         let role = if egress { Role::Observer } else { claims.role };
         let member = self
-            .add_member(room, claims.name, role, None)
+            .add_member(room, claims.name, role)
             .map_err(|e| (409, e))?;
         // Map sections: WHIP publishes by kind; WHEP receives the room's first tracks by kind.
         let mut mids = BTreeMap::new();
@@ -1344,7 +1349,9 @@ impl Hub {
                     Err(e) => {
                         self.metrics.drop_transport(match e {
                             SrtpError::AuthenticationFailed => TransportDrop::SrtpAuth,
-                            SrtpError::Replayed | SrtpError::TooOld => TransportDrop::SrtpReplay,
+                            SrtpError::Replayed { .. } | SrtpError::TooOld { .. } => {
+                                TransportDrop::SrtpReplay
+                            }
                             _ => TransportDrop::SrtpMalformed,
                         });
                         return;
@@ -1410,8 +1417,9 @@ impl Hub {
         let mut connected = None;
         if let Some(peer) = self.members.get_mut(&member).and_then(|m| m.peer.as_mut()) {
             let to = peer.ice.selected_remote().unwrap_or(fallback);
-            while let Some(d) = peer.dtls.poll_transmit() {
-                out.push((to, d));
+            let mut d = Vec::with_capacity(1500);
+            while let Some(n) = peer.dtls.poll_transmit(&mut d) {
+                out.push((to, d[..n.min(d.len())].to_vec()));
             }
             while let Some(ev) = peer.dtls.poll_event() {
                 match ev {
@@ -1422,14 +1430,14 @@ impl Hub {
                     DtlsEvent::Closed => {
                         tracing::info!(participant = member, "DTLS closed by the peer");
                     }
-                    _ => {}
                 }
             }
             if let Some((id, km)) = connected.take() {
-                match SrtpProfile::from_dtls_id(id)
-                    .ok_or(SrtpError::BadKeyingMaterial)
-                    .and_then(|p| SrtpSession::new(p, &km, false))
-                {
+                let session = match SrtpProfile::from_dtls_id(id) {
+                    Some(p) => SrtpSession::new(p, &km, false).map_err(|e| e.to_string()),
+                    None => Err(format!("DTLS negotiated unknown SRTP profile {id:#06x}")),
+                };
+                match session {
                     Ok(s) => {
                         tracing::info!(
                             participant = member,

@@ -240,6 +240,12 @@ impl IceLite {
         }
     }
 
+    /// The remote ufrag from the offer, if given (a new one means an ICE restart).
+    #[must_use]
+    pub fn remote_ufrag(&self) -> Option<&str> {
+        self.remote.as_ref().map(|r| r.ufrag.as_str())
+    }
+
     /// Our credentials, for the answer SDP.
     #[must_use]
     pub fn local_credentials(&self) -> &IceCredentials {
