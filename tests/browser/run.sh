@@ -8,6 +8,7 @@ npm ci --silent --no-audit --no-fund
 status=0
 node sframe-vectors.mjs || status=1
 node worker-loopback.mjs || status=1
+node page-smoke.mjs || status=1
 if [ -n "${TELESFU_URL:-}" ]; then
   node e2e.mjs || status=1
 else
