@@ -11,7 +11,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const srv = await staticServer(
   { '/web/': path.join(root, 'bins/server/web'), '/t/': path.join(here, 'pages') },
-  { '/': ['text/html; charset=utf-8', '<!doctype html><title>loopback</title><body>loopback</body>'] },
+  { '/': ['text/html; charset=utf-8', '<!doctype html><title>loopback</title><body>loopback</body>'], '/favicon.ico': ['image/x-icon', ''] },
 );
 const browser = await launch(['--autoplay-policy=no-user-gesture-required']);
 let passed = 0;
