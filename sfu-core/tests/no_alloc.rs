@@ -26,7 +26,7 @@ thread_local! {
 
 fn count() {
     if COUNTING.with(Cell::get) {
-        count();
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
     }
 }
 

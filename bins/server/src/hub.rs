@@ -880,7 +880,7 @@ impl Hub {
             None => {
                 let local =
                     IceCredentials::random().map_err(|e| (ErrorCode::Internal, e.to_string()))?;
-                let dtls = DimplServer::new(&self.identity, &fingerprint, now)
+                let dtls = DimplServer::new(&self.identity, &format!("sha-256 {fingerprint}"), now)
                     .map_err(|e| (ErrorCode::Internal, e.to_string()))?;
                 self.by_ufrag.insert(local.ufrag.clone(), member);
                 m.peer = Some(Peer {
@@ -1517,12 +1517,16 @@ impl Hub {
 
     fn housekeeping(&mut self, now: Instant) {
         let grace = self.config.session_grace();
+        let shutting_down = self.shutting_down;
         let expired: Vec<u64> = self
             .members
             .iter()
             .filter(|(_, m)| {
-                m.disconnected
-                    .is_some_and(|t| now.saturating_duration_since(t) >= grace)
+                // While shutting down, a member whose socket closed (or that never had one,
+                // WHIP/WHEP) is done: nobody will resume.
+                (shutting_down && m.conn.is_none())
+                    || m.disconnected
+                        .is_some_and(|t| now.saturating_duration_since(t) >= grace)
             })
             .map(|(id, _)| *id)
             .collect();
