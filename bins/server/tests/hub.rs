@@ -317,7 +317,7 @@ fn resume_within_grace_keeps_the_participant_and_expiry_removes_it() {
 #[test]
 fn whip_errors_are_http_statuses() {
     let mut f = Fixture::new();
-    let mut whip = |f: &mut Fixture, room: &str, token: String, sdp: &str| {
+    let whip = |f: &mut Fixture, room: &str, token: String, sdp: &str| {
         let (reply, rx) = oneshot::channel();
         f.hub.handle_command(
             f.now,
