@@ -211,3 +211,170 @@ pub fn all() -> Vec<ClinicalProfile> {
         general_consult(),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profiles::ProfileRegistry;
+
+    /// What a 500 kbps downlink leaves for video after Opus.
+    const VIDEO_AT_500K: u32 = 460_000;
+
+    fn steps(profile: &ClinicalProfile) -> Vec<(u8, u8)> {
+        profile
+            .candidates()
+            .iter()
+            .map(|c| (c.spatial, c.temporal))
+            .collect()
+    }
+
+    fn scales(profile: &ClinicalProfile) -> Vec<f64> {
+        let params = profile.publisher_params();
+        params
+            .encodings
+            .iter()
+            .map(|e| e.scale_resolution_down_by)
+            .collect()
+    }
+
+    #[test]
+    fn builtins_validate() {
+        let all = all();
+        assert_eq!(all.len(), 4);
+        for profile in &all {
+            let again = ClinicalProfile::new(profile.spec().clone());
+            assert_eq!(again.as_ref(), Ok(profile), "{}", profile.name());
+        }
+        let registry = ProfileRegistry::builtin();
+        let names: Vec<&str> = registry.profiles().map(ClinicalProfile::name).collect();
+        assert_eq!(
+            names,
+            [DERMATOLOGY, BEHAVIOURAL_HEALTH, TELESTROKE, GENERAL_CONSULT]
+        );
+        for profile in registry.profiles() {
+            for visit_type in profile.visit_types() {
+                assert_eq!(registry.for_visit_type(visit_type).name(), profile.name());
+            }
+        }
+    }
+
+    #[test]
+    fn dermatology_holds_patient_camera_at_360p_and_keeps_colour() {
+        let p = dermatology();
+        let floor = p.floor(PatientCamera).expect("patient camera floor");
+        assert_eq!(
+            (floor.min_width, floor.min_height, floor.min_framerate),
+            (640, 360, 0)
+        );
+        assert!(floor.alert);
+        assert_eq!(
+            p.floor(ExamCamera),
+            Some(&TrackFloor::new(ExamCamera).min_size(640, 360).with_alert())
+        );
+        assert_eq!(p.floor(ClinicianCamera), None);
+
+        let params = p.publisher_params();
+        assert_eq!(
+            params.degradation_preference,
+            DegradationPreference::MaintainResolution
+        );
+        assert_eq!(params.color_space, Some(ColorSpace::Bt709));
+        assert_eq!(params.content_hint, Some(ContentHint::Detail));
+        assert_eq!(scales(&p), [4.0, 2.0, 1.0]);
+        assert_eq!((params.capture_width, params.capture_height), (1280, 720));
+
+        assert_eq!(p.allocation().layer_order, LayerOrder::SpatialFirst);
+        assert_eq!(steps(&p), [(0, 0), (1, 0), (2, 0), (2, 1), (2, 2)]);
+        assert_eq!(p.rank(TrackSource::Audio), 0);
+        assert_eq!(p.rank(PatientCamera), 1);
+        assert_eq!(p.rank(ClinicianCamera), 3);
+        assert_eq!(p.rank(ScreenShare), 4);
+
+        // 640x360 at 7.5 fps is the cheapest way to hold the floor, and fits 500 kbps.
+        let must = p.floor_candidate(PatientCamera).expect("reachable");
+        assert_eq!(
+            (must.spatial, must.temporal, must.width, must.height),
+            (1, 0, 640, 360)
+        );
+        assert_eq!(must.framerate, 7.5);
+        assert!(must.max_bitrate <= VIDEO_AT_500K, "{}", must.max_bitrate);
+        assert!(!p.meets_floor(PatientCamera, 0, 2));
+        assert!(p.meets_floor(PatientCamera, 1, 0));
+    }
+
+    #[test]
+    fn behavioural_health_keeps_25_fps_and_the_face() {
+        let p = behavioural_health();
+        for source in [PatientCamera, ClinicianCamera] {
+            let floor = p.floor(source).expect("floor");
+            assert_eq!(
+                (floor.min_width, floor.min_height, floor.min_framerate),
+                (0, 0, 25)
+            );
+            assert!(!floor.alert);
+        }
+        let params = p.publisher_params();
+        assert_eq!(
+            params.degradation_preference,
+            DegradationPreference::MaintainFramerate
+        );
+        assert!(params.encodings.iter().all(|e| e.max_framerate == 30));
+        assert!(params.encodings.iter().all(|e| e.scalability_mode == L1T2));
+        assert_eq!(p.focus_region(), Some(FocusRegion::Face));
+        assert_eq!(p.allocation().layer_order, LayerOrder::TemporalFirst);
+        assert_eq!(steps(&p), [(0, 0), (0, 1), (1, 1), (2, 1)]);
+        // Past the first step, every candidate on the path is at 30 fps.
+        assert!(p.candidates()[1..].iter().all(|c| c.framerate == 30.0));
+
+        let must = p.floor_candidate(PatientCamera).expect("reachable");
+        assert_eq!((must.spatial, must.temporal, must.framerate), (0, 1, 30.0));
+        assert!(must.max_bitrate <= VIDEO_AT_500K);
+        assert!(
+            !p.meets_floor(PatientCamera, 2, 0),
+            "15 fps is below the floor"
+        );
+    }
+
+    #[test]
+    fn telestroke_runs_at_60_fps_with_lowest_latency_and_alerts() {
+        let p = telestroke();
+        let params = p.publisher_params();
+        let fps: Vec<u32> = params.encodings.iter().map(|e| e.max_framerate).collect();
+        assert_eq!(fps, [30, 60, 60]);
+        assert_eq!(params.encodings[2].scalability_mode, L1T3);
+        assert_eq!(
+            params.degradation_preference,
+            DegradationPreference::MaintainFramerate
+        );
+        assert_eq!(p.allocation().latency, LatencyMode::Lowest);
+        assert_eq!(p.top_layer().framerate_at(2), 60.0);
+
+        let floor = p.floor(PatientCamera).expect("floor");
+        assert_eq!(
+            (floor.min_width, floor.min_height, floor.min_framerate),
+            (640, 360, 30)
+        );
+        assert!(floor.alert);
+        assert_eq!(steps(&p), [(0, 0), (0, 1), (1, 1), (1, 2), (2, 2)]);
+
+        // On 500 kbps the floor cannot be held, so the alert fires.
+        let must = p.floor_candidate(PatientCamera).expect("reachable");
+        assert_eq!((must.spatial, must.temporal), (1, 1));
+        assert!(must.max_bitrate > VIDEO_AT_500K, "{}", must.max_bitrate);
+    }
+
+    #[test]
+    fn general_consult_is_balanced_from_1080p_to_360p() {
+        let p = general_consult();
+        let sizes: Vec<(u32, u32)> = p.layers().iter().map(|l| (l.width, l.height)).collect();
+        assert_eq!(sizes, [(640, 360), (1280, 720), (1920, 1080)]);
+        assert_eq!(scales(&p), [3.0, 1.5, 1.0]);
+        assert_eq!(p.degradation_preference(), DegradationPreference::Balanced);
+        assert!(p.allocation().floors.is_empty());
+        assert_eq!(steps(&p), [(0, 0), (0, 1), (1, 1), (1, 2), (2, 2)]);
+        assert!(
+            p.floor_candidate(PatientCamera)
+                .is_some_and(|c| c.spatial == 0 && c.temporal == 0)
+        );
+    }
+}

@@ -597,3 +597,91 @@ impl TryFrom<ProfileSpec> for ClinicalProfile {
         Self::new(spec)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn custom(order: LayerOrder, ranking: Vec<TrackSource>) -> ClinicalProfile {
+        let mut spec = builtin::general_consult().into_spec();
+        spec.name = "custom".into();
+        spec.allocation.layer_order = order;
+        spec.allocation.ranking = ranking;
+        ClinicalProfile::new(spec).expect("valid")
+    }
+
+    #[test]
+    fn unranked_sources_follow_ranked_ones_in_default_order() {
+        let p = custom(LayerOrder::Balanced, vec![TrackSource::ScreenShare]);
+        let ranks: Vec<u8> = TrackSource::VIDEO.iter().map(|s| p.rank(*s)).collect();
+        // patient, clinician, exam after screen share.
+        assert_eq!(ranks, [2, 3, 4, 1]);
+        assert_eq!(p.rank(TrackSource::Audio), 0);
+        let none = custom(LayerOrder::Balanced, Vec::new());
+        let ranks: Vec<u8> = TrackSource::VIDEO.iter().map(|s| none.rank(*s)).collect();
+        assert_eq!(ranks, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn layer_orders_give_different_paths_over_the_same_layers() {
+        let path = |order| {
+            custom(order, Vec::new())
+                .candidates()
+                .iter()
+                .map(|c| (c.spatial, c.temporal))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            path(LayerOrder::SpatialFirst),
+            [(0, 0), (1, 0), (2, 0), (2, 1), (2, 2)]
+        );
+        assert_eq!(
+            path(LayerOrder::TemporalFirst),
+            [(0, 0), (0, 1), (0, 2), (1, 2), (2, 2)]
+        );
+        assert_eq!(
+            path(LayerOrder::Balanced),
+            [(0, 0), (0, 1), (1, 1), (1, 2), (2, 2)]
+        );
+    }
+
+    #[test]
+    fn temporal_layers_halve_frame_rate_and_split_bitrate_like_libwebrtc() {
+        let layer = LayerSpec::new("f", 1280, 720, 60, 1_000_000, ScalabilityMode::L1T3);
+        let fps: Vec<f64> = (0..4).map(|t| layer.framerate_at(t)).collect();
+        assert_eq!(fps, [15.0, 30.0, 60.0, 60.0]);
+        let bps: Vec<u32> = (0..3).map(|t| layer.bitrate_at(t)).collect();
+        assert_eq!(bps, [400_000, 600_000, 1_000_000]);
+        let two = LayerSpec::new("h", 640, 360, 30, 500_000, ScalabilityMode::L1T2);
+        assert_eq!((two.framerate_at(0), two.bitrate_at(0)), (15.0, 300_000));
+        let one = LayerSpec::new("q", 320, 180, 30, 200_000, ScalabilityMode::L1T1);
+        assert_eq!((one.framerate_at(0), one.bitrate_at(0)), (30.0, 200_000));
+    }
+
+    #[test]
+    fn publisher_params_use_the_browser_field_names() {
+        let json = serde_json::to_value(builtin::dermatology().publisher_params()).expect("json");
+        let expected = serde_json::json!({
+            "degradationPreference": "maintain-resolution",
+            "encodings": [
+                {"rid": "q", "scaleResolutionDownBy": 4.0, "maxBitrate": 150000,
+                 "maxFramerate": 15, "scalabilityMode": "L1T2"},
+                {"rid": "h", "scaleResolutionDownBy": 2.0, "maxBitrate": 700000,
+                 "maxFramerate": 30, "scalabilityMode": "L1T3"},
+                {"rid": "f", "scaleResolutionDownBy": 1.0, "maxBitrate": 2500000,
+                 "maxFramerate": 30, "scalabilityMode": "L1T3"},
+            ],
+            "contentHint": "detail",
+            "colorSpace": "bt709",
+            "captureWidth": 1280,
+            "captureHeight": 720,
+        });
+        assert_eq!(json, expected);
+        let general =
+            serde_json::to_value(builtin::general_consult().publisher_params()).expect("json");
+        assert_eq!(general["degradationPreference"], "balanced");
+        assert!(general.get("contentHint").is_none() && general.get("colorSpace").is_none());
+        let stroke = serde_json::to_value(builtin::telestroke().publisher_params()).expect("json");
+        assert_eq!(stroke["degradationPreference"], "maintain-framerate");
+    }
+}
