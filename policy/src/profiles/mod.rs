@@ -353,6 +353,30 @@ pub struct AllocationPolicy {
     pub floors: Vec<TrackFloor>,
 }
 
+impl AllocationPolicy {
+    /// A policy with no ranking (video sources in [`TrackSource::VIDEO`] order) and no floors.
+    pub fn new(layer_order: LayerOrder, latency: LatencyMode) -> Self {
+        Self {
+            ranking: Vec::new(),
+            layer_order,
+            latency,
+            floors: Vec::new(),
+        }
+    }
+
+    /// With video sources ranked in this order.
+    pub fn with_ranking(mut self, ranking: impl IntoIterator<Item = TrackSource>) -> Self {
+        self.ranking = ranking.into_iter().collect();
+        self
+    }
+
+    /// With one more floor.
+    pub fn with_floor(mut self, floor: TrackFloor) -> Self {
+        self.floors.push(floor);
+        self
+    }
+}
+
 /// A profile as written: public fields, serde, not yet checked. [`ClinicalProfile::new`]
 /// validates it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -381,6 +405,54 @@ pub struct ProfileSpec {
     pub layers: Vec<LayerSpec>,
     /// What the allocator consults.
     pub allocation: AllocationPolicy,
+}
+
+impl ProfileSpec {
+    /// A profile selected by no visit type yet, without hints.
+    pub fn new(
+        name: &str,
+        degradation_preference: DegradationPreference,
+        layers: Vec<LayerSpec>,
+        allocation: AllocationPolicy,
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            visit_types: Vec::new(),
+            degradation_preference,
+            color_space: None,
+            content_hint: None,
+            focus_region: None,
+            layers,
+            allocation,
+        }
+    }
+
+    /// Selected by these visit types.
+    pub fn with_visit_types<S: Into<String>>(
+        mut self,
+        visit_types: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.visit_types = visit_types.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// With a colour space hint.
+    pub fn with_color_space(mut self, color_space: ColorSpace) -> Self {
+        self.color_space = Some(color_space);
+        self
+    }
+
+    /// With a content hint.
+    pub fn with_content_hint(mut self, content_hint: ContentHint) -> Self {
+        self.content_hint = Some(content_hint);
+        self
+    }
+
+    /// With a focus region.
+    pub fn with_focus_region(mut self, focus_region: FocusRegion) -> Self {
+        self.focus_region = Some(focus_region);
+        self
+    }
 }
 
 /// One step on a track's layer path: a spatial layer and the temporal layers up to `temporal`.
