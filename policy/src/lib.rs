@@ -65,6 +65,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod hook;
 pub mod profiles;
 
 pub use error::Error;

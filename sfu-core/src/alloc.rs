@@ -34,6 +34,8 @@ pub enum TrackSource {
     Microphone,
     /// A shared screen or window.
     Screen,
+    /// A medical peripheral camera (dermatoscope, otoscope, a phone held close to a wound).
+    Exam,
     /// Anything else.
     Other,
 }
@@ -118,6 +120,7 @@ pub trait SpecialtyHook {
             (true, _, _) => 0,
             (false, TrackSource::Camera, PublisherRole::Patient) => 10,
             (false, TrackSource::Camera, _) => 11,
+            (false, TrackSource::Exam, _) => 12,
             (false, TrackSource::Screen, _) => 20,
             _ => 30,
         }
