@@ -23,8 +23,20 @@ pub struct Config {
     pub rooms: RoomsConfig,
     /// Join tokens.
     pub auth: AuthConfig,
+    /// Clinical profiles.
+    pub policy: PolicyConfig,
     /// Test aids.
     pub debug: DebugConfig,
+}
+
+/// `[policy]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Visit type of rooms whose first token names none.
+    pub default_visit_type: String,
+    /// A TOML file of custom profiles added to the built-ins ("" for none).
+    pub profiles_file: String,
 }
 
 /// `[server]`.
@@ -260,6 +272,12 @@ impl Config {
             return invalid(
                 "auth.token_ttl_secs",
                 "must be between 1 and 604800 (a week)",
+            );
+        }
+        if self.policy.default_visit_type.trim().is_empty() {
+            return invalid(
+                "policy.default_visit_type",
+                "must name a visit type (e.g. general-consult)",
             );
         }
         if self.debug.record_frames > 10_000 {

@@ -132,6 +132,7 @@ struct TokenQuery {
     room: Option<String>,
     role: Option<String>,
     name: Option<String>,
+    visit: Option<String>,
 }
 
 async fn token(State(s): State<Arc<AppState>>, Query(q): Query<TokenQuery>) -> Response {
@@ -164,6 +165,7 @@ async fn token(State(s): State<Arc<AppState>>, Query(q): Query<TokenQuery>) -> R
         name,
         role,
         exp: unix_now() + s.config.auth.token_ttl_secs,
+        visit: q.visit.filter(|v| !v.is_empty() && v.len() <= 64),
     };
     axum::Json(serde_json::json!({ "token": s.tokens.mint(&claims) })).into_response()
 }

@@ -45,6 +45,7 @@ use crate::transport::demux::{DatagramKind, classify};
 use crate::transport::dtls::{DimplServer, DtlsEvent, DtlsIdentity, DtlsTransport};
 use crate::transport::ice::{IceCredentials, IceLite, local_ufrag_of};
 use crate::transport::srtp::{SrtpError, SrtpProfile, SrtpSession};
+use telesfu_policy::profiles::{ClinicalProfile, ProfileRegistry};
 
 /// Bytes reserved per outgoing datagram (MTU-sized RTP plus the SRTP tag).
 const SLOT: usize = 1500;
@@ -124,6 +125,9 @@ pub enum Command {
 #[derive(Debug)]
 struct Room {
     engine_room: RoomId,
+    /// The clinical profile, chosen by visit type when the room was created.
+    profile: ClinicalProfile,
+    visit_type: String,
     members: Vec<u64>,
     next_kid: u64,
 }
@@ -193,6 +197,7 @@ pub struct Hub {
     identity: Arc<DtlsIdentity>,
     candidates: Vec<SocketAddr>,
     tokens: TokenKey,
+    profiles: ProfileRegistry,
     rooms: BTreeMap<String, Room>,
     members: BTreeMap<u64, Member>,
     conns: BTreeMap<u64, Conn>,
@@ -263,6 +268,7 @@ impl Hub {
         metrics: Arc<Metrics>,
         identity: Arc<DtlsIdentity>,
         candidates: Vec<SocketAddr>,
+        profiles: ProfileRegistry,
         now: Instant,
         ntp_now: u64,
     ) -> Self {
@@ -271,6 +277,7 @@ impl Hub {
             .then(|| FrameRecorder::new(config.debug.record_frames));
         Self {
             tokens: TokenKey::new(config.auth.token_key.as_bytes()),
+            profiles,
             config,
             metrics,
             engine,
@@ -597,7 +604,12 @@ impl Hub {
                 return;
             }
         };
-        match self.add_member(&claims.room, claims.name, claims.role) {
+        match self.add_member(
+            &claims.room,
+            claims.name,
+            claims.role,
+            claims.visit.as_deref(),
+        ) {
             Ok(m) => self.attach(conn, m, false),
             Err(message) => {
                 self.error(conn, ErrorCode::RoomFull, message, "join");
@@ -606,13 +618,26 @@ impl Hub {
         }
     }
 
-    fn add_member(&mut self, room: &str, name: String, role: Role) -> Result<u64, String> {
+    fn add_member(
+        &mut self,
+        room: &str,
+        name: String,
+        role: Role,
+        visit: Option<&str>,
+    ) -> Result<u64, String> {
         if !self.rooms.contains_key(room) {
             let engine_room = self.engine.create_room();
+            let visit_type = visit
+                .unwrap_or(&self.config.policy.default_visit_type)
+                .to_owned();
+            let profile = self.profiles.for_visit_type(&visit_type).clone();
+            tracing::info!(room, visit_type, profile = profile.name(), "room created");
             self.rooms.insert(
                 room.to_owned(),
                 Room {
                     engine_room,
+                    profile,
+                    visit_type,
                     members: Vec::new(),
                     next_kid: 1,
                 },
@@ -702,6 +727,10 @@ impl Hub {
             .map(|r| r.members.iter().copied().filter(|x| *x != member).collect())
             .unwrap_or_default();
         let peers = others.iter().filter_map(|o| self.peer_info(*o)).collect();
+        let config = self.rooms.get(&room).map_or_else(
+            || ClientConfig::for_profile(self.profiles.for_visit_type(""), ""),
+            |r| ClientConfig::for_profile(&r.profile, &r.visit_type),
+        );
         let tracks = self
             .tracks
             .iter()
@@ -720,7 +749,7 @@ impl Hub {
                 name,
                 peers,
                 tracks,
-                config: ClientConfig::default_simulcast(),
+                config,
             },
         );
         if !resumed && let Some(info) = self.peer_info(member) {
@@ -1200,7 +1229,7 @@ impl Hub {
         let offer = sdp::parse_offer(text).map_err(|e| (400, e.to_string()))?;
         let role = if egress { Role::Observer } else { claims.role };
         let member = self
-            .add_member(room, claims.name, role)
+            .add_member(room, claims.name, role, claims.visit.as_deref())
             .map_err(|e| (409, e))?;
         // Map sections: WHIP publishes by kind; WHEP receives the room's first tracks by kind.
         let mut mids = BTreeMap::new();

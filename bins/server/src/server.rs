@@ -15,6 +15,7 @@ use crate::media;
 use crate::metrics::Metrics;
 use crate::token::TokenKey;
 use crate::transport::dtls::DtlsIdentity;
+use telesfu_policy::profiles::ProfileRegistry;
 
 /// Where a started server listens.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +41,14 @@ pub enum StartError {
         addr: SocketAddr,
         /// Why.
         source: std::io::Error,
+    },
+    /// The custom profiles file could not be read or is invalid.
+    #[error("policy.profiles_file {path}: {message}")]
+    Profiles {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
     },
     /// The DTLS certificate could not be made.
     #[error("cannot create the DTLS certificate: {0}")]
@@ -92,6 +101,20 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     };
     let identity =
         Arc::new(DtlsIdentity::generate().map_err(|e| StartError::Identity(e.to_string()))?);
+    let mut profiles = ProfileRegistry::builtin();
+    let path = &config.policy.profiles_file;
+    if !path.is_empty() {
+        let text = std::fs::read_to_string(path).map_err(|e| StartError::Profiles {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        profiles
+            .load_toml(&text)
+            .map_err(|e| StartError::Profiles {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+    }
     let metrics = Arc::new(Metrics::default());
     #[allow(clippy::disallowed_methods)]
     let now = std::time::Instant::now();
@@ -100,6 +123,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         metrics.clone(),
         identity,
         candidates,
+        profiles,
         now,
         media::ntp_now(),
     );

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use telesfu_policy::profiles::{ClinicalProfile, EncodingParams, PublisherParams};
 
 /// The largest signaling message accepted (bytes).
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -228,49 +229,33 @@ pub struct TrackInfo {
     pub layers: u8,
 }
 
-/// Settings the client applies.
+/// Settings the client applies: the room's clinical profile and what it asks publishers to
+/// send (telesfu-policy).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClientConfig {
-    /// Simulcast encodings, lowest first.
-    pub simulcast: Vec<SimulcastLayer>,
+    /// The profile's name (e.g. `dermatology`).
+    pub profile: String,
+    /// The visit type the room was created for.
+    #[serde(rename = "visitType")]
+    pub visit_type: String,
+    /// Simulcast encodings, lowest first (`RTCRtpEncodingParameters` field names).
+    pub simulcast: Vec<EncodingParams>,
+    /// Everything the publisher should apply (encodings, degradation preference, capture size,
+    /// hints).
+    pub publish: PublisherParams,
     /// Whether E2EE is required.
     pub e2ee: bool,
 }
 
-/// One simulcast encoding.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SimulcastLayer {
-    /// rid.
-    pub rid: &'static str,
-    /// Downscale factor.
-    #[serde(rename = "scaleResolutionDownBy")]
-    pub scale_resolution_down_by: f32,
-    /// Bits per second.
-    #[serde(rename = "maxBitrate")]
-    pub max_bitrate: u32,
-}
-
 impl ClientConfig {
-    /// Three layers, lowest first: 1/4 size, 1/2, full.
-    pub fn default_simulcast() -> Self {
+    /// The configuration of a room run under `profile`.
+    pub fn for_profile(profile: &ClinicalProfile, visit_type: &str) -> Self {
+        let publish = profile.publisher_params();
         Self {
-            simulcast: vec![
-                SimulcastLayer {
-                    rid: "q",
-                    scale_resolution_down_by: 4.0,
-                    max_bitrate: 150_000,
-                },
-                SimulcastLayer {
-                    rid: "h",
-                    scale_resolution_down_by: 2.0,
-                    max_bitrate: 500_000,
-                },
-                SimulcastLayer {
-                    rid: "f",
-                    scale_resolution_down_by: 1.0,
-                    max_bitrate: 1_500_000,
-                },
-            ],
+            profile: profile.name().to_owned(),
+            visit_type: visit_type.to_owned(),
+            simulcast: publish.encodings.clone(),
+            publish,
             e2ee: true,
         }
     }

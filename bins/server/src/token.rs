@@ -25,6 +25,10 @@ pub struct Claims {
     pub role: Role,
     /// Expiry, Unix seconds.
     pub exp: u64,
+    /// The visit type (selects the room's clinical profile when the room is created, e.g.
+    /// `dermatology`, `telestroke`); absent: the server's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visit: Option<String>,
 }
 
 /// A participant's role in the visit.
@@ -118,6 +122,11 @@ impl TokenKey {
         if claims.room.is_empty() || claims.room.len() > 64 {
             return Err(TokenError::BadClaims("room must be 1-64 bytes".into()));
         }
+        if claims.visit.as_ref().is_some_and(|v| v.len() > 64) {
+            return Err(TokenError::BadClaims(
+                "visit must be at most 64 bytes".into(),
+            ));
+        }
         if claims.name.len() > 64 {
             return Err(TokenError::BadClaims(
                 "name must be at most 64 bytes".into(),
@@ -137,6 +146,7 @@ mod tests {
             name: "Dr. Ada".into(),
             role: Role::Clinician,
             exp: 1_000,
+            visit: Some("dermatology".into()),
         }
     }
 

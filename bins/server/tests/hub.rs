@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use telesfu_policy::profiles::ProfileRegistry;
 use telesfu_server::config::Config;
 use telesfu_server::hub::{Command, Hub, Outbound};
 use telesfu_server::metrics::Metrics;
@@ -36,6 +37,7 @@ impl Fixture {
             Arc::new(Metrics::default()),
             Arc::new(DtlsIdentity::generate().unwrap()),
             vec![SocketAddr::from(([127, 0, 0, 1], 5000))],
+            ProfileRegistry::builtin(),
             now,
             0,
         );
@@ -53,6 +55,7 @@ impl Fixture {
             name: role.as_str().into(),
             role,
             exp: UNIX + 3600,
+            visit: Some("dermatology".into()),
         })
     }
 
@@ -135,6 +138,13 @@ fn publish_subscribe_and_relay() {
     let cj = f.join(clinician, "visit", Role::Clinician);
     assert_ne!(pj["participant"], cj["participant"]);
     assert_ne!(pj["kid"], cj["kid"], "KIDs must differ per participant");
+    // The room runs the dermatology profile named in the first token.
+    assert_eq!(pj["config"]["profile"], "dermatology");
+    assert_eq!(pj["config"]["simulcast"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        pj["config"]["publish"]["degradationPreference"],
+        "maintain-resolution"
+    );
     assert_eq!(cj["peers"][0]["participant"], pj["participant"]);
     assert_eq!(f.recv_type(patient, "peer-joined").len(), 1);
 
@@ -218,6 +228,7 @@ fn bad_input_gets_documented_errors_and_the_room_keeps_working() {
         name: "x".into(),
         role: Role::Clinician,
         exp: UNIX + 60,
+        visit: None,
     });
     f.send(a, json!({"type": "join", "token": forged}));
     let msgs = f.recv(a);
