@@ -299,7 +299,13 @@ impl OveruseDetector {
 
     fn adapt(&mut self, m: f64, now_ms: f64) {
         let last = *self.last_update_ms.get_or_insert(now_ms);
-        if m.abs() > self.threshold + MAX_ADAPT_OFFSET {
+        // Deviation from libwebrtc: while an overuse already acted on is still in the signal,
+        // the threshold does not climb after it. The feedback of a queue that built before
+        // the decrease keeps the trend rising for a queue-delay's time; letting γ follow it
+        // (by less than 15 ms per step it can) left the detector blind for the ~15 s K_d
+        // needs to bring γ back down, and the estimate crept above a dropped link.
+        let chasing = self.state == BandwidthUsage::Overusing && m > self.threshold;
+        if m.abs() > self.threshold + MAX_ADAPT_OFFSET || chasing {
             self.last_update_ms = Some(now_ms);
             return;
         }

@@ -337,6 +337,11 @@ impl SendSideBwe {
         &self.detector
     }
 
+    /// The trendline filter (modified trend).
+    pub fn trendline(&self) -> &Trendline {
+        &self.trend
+    }
+
     /// Diagnostics counters.
     pub fn stats(&self) -> BweStats {
         let mut s = self.stats;
@@ -518,6 +523,11 @@ impl SendSideBwe {
         self.stats.acked += 1;
         self.acked.add(at, u64::from(p.size));
         self.last_arrival_us = Some(self.last_arrival_us.map_or(at, |l| l.max(at)));
+        // Probe packets measure the probe (see `finish_clusters`); kept out of the delay
+        // signal so that a failed probe's 15 ms burst does not also cut the media rate.
+        if p.cluster.is_some() {
+            return false;
+        }
         let Some(d) = self.inter.add(p.send_us, at) else {
             return false;
         };
@@ -549,6 +559,7 @@ impl SendSideBwe {
             }
             self.clusters[i].id = None;
             let result = c.result();
+            let before = self.target;
             if let Some(r) = result
                 && r > self.target
             {
@@ -561,7 +572,7 @@ impl SendSideBwe {
                 self.stats.probe_successes += 1;
                 self.recompute(t);
             }
-            self.probe.on_result(now, id, result, self.target);
+            self.probe.on_result(now, id, result, before, self.target);
         }
     }
 

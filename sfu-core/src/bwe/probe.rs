@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ProbeClusterId(pub u32);
 
-/// A probe the engine should send now: at least `min_packets` packets and `min_bytes` bytes,
-/// spread evenly over `duration`, i.e. at `target_bps`.
+/// A probe the engine should send now: padding (or RTX of recent packets) at `target_bps`
+/// for `duration`, at least `min_packets` packets and `min_bytes` bytes in all, of similar
+/// size and paced evenly, each tagged with `id`. Media keeps flowing untagged alongside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProbeCluster {
@@ -45,9 +46,9 @@ pub struct ProbeConfig {
     /// Each consecutive failure multiplies the interval by this.
     pub backoff: f64,
     /// Interval cap. libwebrtc re-probes in application-limited periods every 5 s; LiveKit
-    /// backs off 3 s × 1.5 up to 2 min. We cap at 4 s so a link that recovers is found within
-    /// about 5 s, at the price of one failed probe burst (a few packets) every 4 s while the
-    /// allocator wants more than the link gives.
+    /// backs off from 3 s × 1.5 up to 2 min. We cap at 3 s so a link that recovers is found
+    /// well within 5 s, at the price of one failed probe burst (a few packets, 15 ms) every
+    /// 3 s while the allocator wants more than the link gives.
     pub max_interval: Duration,
     /// A cluster with no result this long after it was issued counts as failed.
     pub timeout: Duration,
@@ -62,11 +63,14 @@ impl Default for ProbeConfig {
             success_fraction: 0.7,
             min_interval: Duration::from_millis(1000),
             backoff: 2.0,
-            max_interval: Duration::from_secs(4),
+            max_interval: Duration::from_secs(3),
             timeout: Duration::from_secs(1),
         }
     }
 }
+
+/// A result this far above the estimate before the probe counts as progress.
+const PROGRESS: f64 = 1.1;
 
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
@@ -215,6 +219,7 @@ impl ProbeController {
         now: Instant,
         id: ProbeClusterId,
         result: Option<f64>,
+        before: f64,
         estimate: f64,
     ) {
         let Some(f) = self.in_flight.filter(|f| f.id == id) else {
@@ -225,7 +230,9 @@ impl ProbeController {
             self.last_result = Some((id, r));
         }
         match result {
-            Some(r) if r >= f.target_bps * self.config.success_fraction => {
+            Some(r)
+                if r >= f.target_bps * self.config.success_fraction && r >= before * PROGRESS =>
+            {
                 self.failures = 0;
                 self.interval = self.config.min_interval;
                 self.next_allowed = Some(now + self.interval);
@@ -236,6 +243,12 @@ impl ProbeController {
                 } else {
                     self.requested_bps = None;
                 }
+            }
+            // Short of the target but it raised the estimate: no backoff, no continuation.
+            Some(r) if r >= before * PROGRESS => {
+                self.failures = 0;
+                self.interval = self.config.min_interval;
+                self.next_allowed = Some(now + self.interval);
             }
             _ => {
                 self.requested_bps = None;
