@@ -81,7 +81,11 @@ fn the_threshold_adapts_down_slowly_and_stays_in_range() {
         last = d.detect(15.0, 5.0, 100, 500_000.0 + f64::from(i) * 5.0);
     }
     assert_eq!(last, BandwidthUsage::Overusing);
-    assert!(d.threshold() < 15.0, "threshold chased the signal: {}", d.threshold());
+    assert!(
+        d.threshold() < 15.0,
+        "threshold chased the signal: {}",
+        d.threshold()
+    );
     assert!(d.threshold() >= THRESHOLD_RANGE.0 && INITIAL_THRESHOLD > THRESHOLD_RANGE.0);
     // A spike far above (> threshold + 15) does not move it.
     let before = d.threshold();

@@ -28,7 +28,9 @@ fn converges_to_a_2_mbps_bottleneck() {
     h.bwe.set_desired_bitrate(Some(2_500_000));
     h.run(S(20));
     h.print("2 Mbps bottleneck");
-    let reached = h.first_at(S(0), |t| t >= 1_700_000).expect("never reached 1.7 Mbps");
+    let reached = h
+        .first_at(S(0), |t| t >= 1_700_000)
+        .expect("never reached 1.7 Mbps");
     let (lo, hi) = h
         .targets(S(10), S(20))
         .fold((u64::MAX, 0), |(l, hi), t| (l.min(t), hi.max(t)));
@@ -41,7 +43,10 @@ fn converges_to_a_2_mbps_bottleneck() {
         (1_700_000..=2_300_000).contains(&hi),
         "peak estimate {hi} not within 15 % of 2 Mbps"
     );
-    assert!(avg >= 1_600_000.0, "mean estimate {avg} below 80 % of 2 Mbps");
+    assert!(
+        avg >= 1_600_000.0,
+        "mean estimate {avg} below 80 % of 2 Mbps"
+    );
     assert!(lo >= 1_400_000, "estimate dipped to {lo}");
 }
 
@@ -56,8 +61,14 @@ fn step_down_to_300k_is_followed_within_one_second() {
     let below = h
         .first_at(S(12), |t| t < 330_000)
         .expect("never went below 330 kbps");
-    println!("before step: {before:.0}; below 330 kbps after {:?}", below - S(12));
-    assert!(before > 1_600_000.0, "not converged before the step: {before}");
+    println!(
+        "before step: {before:.0}; below 330 kbps after {:?}",
+        below - S(12)
+    );
+    assert!(
+        before > 1_600_000.0,
+        "not converged before the step: {before}"
+    );
     assert!(below - S(12) <= S(1), "took {:?}", below - S(12));
     // And it does not collapse under the new capacity.
     let after = mean(h.targets(S(15), S(20)));
@@ -67,7 +78,8 @@ fn step_down_to_300k_is_followed_within_one_second() {
 
 #[test]
 fn recovers_from_300k_to_2_mbps_within_five_seconds() {
-    let link = bottleneck(25, 2_000_000, 300).with_trace(vec![(S(10), 300_000), (S(20), 2_000_000)]);
+    let link =
+        bottleneck(25, 2_000_000, 300).with_trace(vec![(S(10), 300_000), (S(20), 2_000_000)]);
     let mut h = Harness::new(config(), link, 3);
     h.bwe.set_desired_bitrate(Some(2_500_000));
     h.run(S(30));
@@ -158,7 +170,10 @@ fn application_limited_sender_does_not_grow_the_estimate_without_bound() {
     assert!(h.bwe.is_app_limited());
     let after = h.bwe.target_bitrate();
     println!("after dropping to 100 kbps for 3 s: target {after}");
-    assert!(after >= end, "an idle sender lowered the estimate: {end} -> {after}");
+    assert!(
+        after >= end,
+        "an idle sender lowered the estimate: {end} -> {after}"
+    );
 }
 
 #[test]
@@ -175,7 +190,10 @@ fn probing_finds_headroom_for_an_application_limited_sender() {
         h.probes
     );
     assert!(before < 1_000_000);
-    assert!(after >= 1_800_000, "probe did not raise the estimate: {after}");
+    assert!(
+        after >= 1_800_000,
+        "probe did not raise the estimate: {after}"
+    );
 }
 
 #[test]

@@ -68,8 +68,7 @@ fn run(predictor: bool) -> usize {
         bwe.on_packet_sent(now, seq, 1200, None);
         let i = (step % 10) as usize;
         let queue_us = i64::from(step % 400) * 50;
-        arrivals[i] =
-            (step % 20 != 7).then(|| i64::from(step) * 5_000 + 25_000 + queue_us);
+        arrivals[i] = (step % 20 != 7).then(|| i64::from(step) * 5_000 + 25_000 + queue_us);
         seq = seq.wrapping_add(1);
         if i == 9 {
             let base = seq.wrapping_sub(10);

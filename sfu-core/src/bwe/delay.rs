@@ -105,8 +105,7 @@ impl InterArrival {
         let in_span = send_us - cur.first_send <= GROUP_SPAN_US;
         let arrival_delta = arrival_us - cur.last_arrival;
         let propagation = arrival_delta - (send_us - cur.last_send);
-        let burst = arrival_delta >= 0
-            && arrival_delta <= BURST_ARRIVAL_US
+        let burst = (0..=BURST_ARRIVAL_US).contains(&arrival_delta)
             && propagation < 0
             && arrival_us - cur.first_arrival < MAX_BURST_US;
         if in_span || burst {
@@ -267,7 +266,13 @@ impl OveruseDetector {
     /// Compares the modified trend `m` with the threshold. `send_delta_ms` is the group's
     /// send-time delta (how long the signal has been observed), `deltas` the number of groups
     /// seen, `now_ms` a monotone time for threshold adaptation.
-    pub fn detect(&mut self, m: f64, send_delta_ms: f64, deltas: u32, now_ms: f64) -> BandwidthUsage {
+    pub fn detect(
+        &mut self,
+        m: f64,
+        send_delta_ms: f64,
+        deltas: u32,
+        now_ms: f64,
+    ) -> BandwidthUsage {
         if deltas < 2 {
             return BandwidthUsage::Normal;
         }

@@ -55,6 +55,9 @@ pub struct Delivery {
     pub frozen: Duration,
 }
 
+/// REMB value (bps) as a function of time since the start.
+pub type RembScript = Box<dyn FnMut(Duration) -> u64>;
+
 pub struct Harness {
     pub bwe: SendSideBwe,
     pub link: Link,
@@ -82,7 +85,7 @@ pub struct Harness {
     last_good: Option<Instant>,
     media_started: bool,
     last_q: Duration,
-    pub remb_every: Option<(Duration, Box<dyn FnMut(Duration) -> u64>)>,
+    pub remb_every: Option<(Duration, RembScript)>,
     next_remb: Instant,
     pub probes: Vec<ProbeCluster>,
     pub print_every: usize,
@@ -227,14 +230,9 @@ impl Harness {
                 base += 1;
                 continue;
             }
-            let Some((n, covered)) = rtcp::write_transport_cc(
-                &mut self.fb_buf,
-                1,
-                2,
-                base as u16,
-                self.fb_count,
-                rest,
-            ) else {
+            let Some((n, covered)) =
+                rtcp::write_transport_cc(&mut self.fb_buf, 1, 2, base as u16, self.fb_count, rest)
+            else {
                 break;
             };
             self.fb_count = self.fb_count.wrapping_add(1);
@@ -315,7 +313,7 @@ impl Harness {
             if now >= self.bwe.poll_timeout() {
                 self.bwe.handle_timeout(now);
             }
-            if (now - self.start).as_micros() % 100_000 == 0 {
+            if (now - self.start).as_micros().is_multiple_of(100_000) {
                 let capacity = self.link.rate_at(now).unwrap_or(0);
                 let sent_bps = self.bwe.send_rate(now);
                 self.samples.push(Sample {
@@ -332,6 +330,17 @@ impl Harness {
                 });
             }
         }
+    }
+
+    /// Delivery figures, counting a freeze still open at the end of the run.
+    pub fn delivery(&self) -> Delivery {
+        let mut d = self.delivery.clone();
+        let open = self.now - self.last_good.unwrap_or(self.start);
+        if self.media_started && open >= Duration::from_millis(200) {
+            d.freezes += 1;
+            d.frozen += open;
+        }
+        d
     }
 
     /// Targets sampled in `[from, to)`.
