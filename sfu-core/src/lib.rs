@@ -9,6 +9,8 @@
 //!   builders for what the engine sends.
 //! - [`codec`]: VP8, H.264 and Opus payload descriptors, readable on SFrame-encrypted frames.
 //! - [`av1dd`]: the AV1 dependency descriptor, reader and writer.
+//! - [`bwe`]: sender-side bandwidth estimation per subscriber transport (GCC over
+//!   transport-wide CC feedback, REMB fallback, probing).
 //! - `sim` (feature `sim`): a deterministic network and media simulator that drives the engine
 //!   with synthetic simulcast publishers and checking subscribers, in virtual time.
 //!
@@ -18,6 +20,7 @@
 
 pub mod alloc;
 pub mod av1dd;
+pub mod bwe;
 pub mod codec;
 pub mod engine;
 #[doc(hidden)]

@@ -1,0 +1,341 @@
+//! Probing: deciding when to send a burst above the estimate, and reading the result from
+//! what the receiver acknowledged of it.
+
+use std::time::{Duration, Instant};
+
+/// Identifies one probe cluster. The engine tags each padding/RTX packet it sends for the
+/// cluster with this id ([`super::SendSideBwe::on_packet_sent`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ProbeClusterId(pub u32);
+
+/// A probe the engine should send now: padding (or RTX of recent packets) at `target_bps`
+/// for `duration`, at least `min_packets` packets and `min_bytes` bytes in all, of similar
+/// size and paced evenly, each tagged with `id`. Media keeps flowing untagged alongside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProbeCluster {
+    /// Tag for the packets.
+    pub id: ProbeClusterId,
+    /// Sending rate of the cluster, bits per second.
+    pub target_bps: u64,
+    /// Minimum number of packets.
+    pub min_packets: u32,
+    /// Minimum number of bytes (target × duration).
+    pub min_bytes: u64,
+    /// How long to spread the cluster over.
+    pub duration: Duration,
+}
+
+/// Probe scheduling parameters.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ProbeConfig {
+    /// Minimum packets per cluster (libwebrtc `min_probe_packets_sent` = 5).
+    pub min_packets: u32,
+    /// Cluster duration (libwebrtc `min_probe_duration` = 15 ms).
+    pub duration: Duration,
+    /// A probe aims at most this multiple of the current estimate (libwebrtc's further
+    /// exponential probe scale: 2).
+    pub scale: f64,
+    /// A probe counts as successful when its result reaches this fraction of its target, and
+    /// is then followed at once by the next, larger one (libwebrtc
+    /// `further_probe_threshold` = 0.7).
+    pub success_fraction: f64,
+    /// Interval between probes after a success; also the first backoff step.
+    pub min_interval: Duration,
+    /// Each consecutive failure multiplies the interval by this.
+    pub backoff: f64,
+    /// Interval cap. libwebrtc re-probes in application-limited periods every 5 s; LiveKit
+    /// backs off from 3 s × 1.5 up to 2 min. We cap at 3 s so a link that recovers is found
+    /// well within 5 s, at the price of one failed probe burst (a few packets, 15 ms) every
+    /// 3 s while the allocator wants more than the link gives.
+    pub max_interval: Duration,
+    /// A cluster with no result this long after it was issued counts as failed.
+    pub timeout: Duration,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        Self {
+            min_packets: 5,
+            duration: Duration::from_millis(15),
+            scale: 2.0,
+            success_fraction: 0.7,
+            min_interval: Duration::from_millis(1000),
+            backoff: 2.0,
+            max_interval: Duration::from_secs(3),
+            timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A result this far above the estimate before the probe counts as progress.
+const PROGRESS: f64 = 1.1;
+
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    id: ProbeClusterId,
+    target_bps: f64,
+    issued: Instant,
+}
+
+/// Decides when to probe and how hard. Driven by [`super::SendSideBwe`], which tells it the
+/// estimate, the allocator's wish and each cluster's result.
+#[derive(Debug, Clone)]
+pub struct ProbeController {
+    config: ProbeConfig,
+    next_id: u32,
+    desired_bps: Option<f64>,
+    requested_bps: Option<f64>,
+    in_flight: Option<InFlight>,
+    continue_at: Option<f64>,
+    next_allowed: Option<Instant>,
+    interval: Duration,
+    failures: u32,
+    last_result: Option<(ProbeClusterId, f64)>,
+}
+
+impl ProbeController {
+    /// A controller with nothing to probe for yet.
+    pub fn new(config: ProbeConfig) -> Self {
+        let interval = config.min_interval;
+        Self {
+            config,
+            next_id: 1,
+            desired_bps: None,
+            requested_bps: None,
+            in_flight: None,
+            continue_at: None,
+            next_allowed: None,
+            interval,
+            failures: 0,
+            last_result: None,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ProbeConfig {
+        &self.config
+    }
+
+    /// What the allocator would use if it could (the sum of the wanted layers), or `None`.
+    /// While the estimate is below it, probes run at the backoff-limited pace.
+    pub fn set_desired(&mut self, bps: Option<u64>) {
+        self.desired_bps = bps.map(|b| b as f64);
+    }
+
+    /// The allocator asks "can I have `bps`?" before an upgrade: probe for it as soon as the
+    /// rate limit allows (the answer arrives as a raised estimate, or not).
+    pub fn request(&mut self, bps: u64) {
+        self.requested_bps = Some(bps as f64);
+    }
+
+    /// Consecutive failed probes.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// The most recent cluster result, bps.
+    pub fn last_result(&self) -> Option<(ProbeClusterId, f64)> {
+        self.last_result
+    }
+
+    /// The cluster in flight, if any.
+    pub fn in_flight(&self) -> Option<ProbeClusterId> {
+        self.in_flight.map(|f| f.id)
+    }
+
+    /// When a probe could next be issued (for `poll_timeout`), if one is wanted.
+    pub(crate) fn next_wakeup(&self, estimate: f64) -> Option<Instant> {
+        if let Some(f) = self.in_flight {
+            return Some(f.issued + self.config.timeout);
+        }
+        let goal = self.goal(estimate)?;
+        (goal > estimate).then_some(self.next_allowed?)
+    }
+
+    fn goal(&self, estimate: f64) -> Option<f64> {
+        let want = match (self.desired_bps, self.requested_bps) {
+            (Some(d), Some(r)) => Some(d.max(r)),
+            (d, r) => d.or(r),
+        }?;
+        // Probe only for a meaningful step (5 % above the estimate).
+        (want > estimate * 1.05).then_some(want)
+    }
+
+    /// A cluster to send now, if one is due. `estimate` is the current target, bps.
+    pub(crate) fn poll(&mut self, now: Instant, estimate: f64) -> Option<ProbeCluster> {
+        if let Some(f) = self.in_flight {
+            if now < f.issued + self.config.timeout {
+                return None;
+            }
+            // No result in time: a failure.
+            self.in_flight = None;
+            self.fail(now);
+        }
+        let target = if let Some(c) = self.continue_at.take() {
+            c
+        } else {
+            let goal = self.goal(estimate)?;
+            if self.next_allowed.is_some_and(|t| now < t) {
+                return None;
+            }
+            goal.min(estimate * self.config.scale)
+        };
+        if target <= estimate {
+            return None;
+        }
+        let id = ProbeClusterId(self.next_id);
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        self.in_flight = Some(InFlight {
+            id,
+            target_bps: target,
+            issued: now,
+        });
+        let min_bytes = (target * self.config.duration.as_secs_f64() / 8.0).ceil() as u64;
+        Some(ProbeCluster {
+            id,
+            target_bps: target as u64,
+            min_packets: self.config.min_packets,
+            min_bytes,
+            duration: self.config.duration,
+        })
+    }
+
+    fn fail(&mut self, now: Instant) {
+        self.failures += 1;
+        self.continue_at = None;
+        self.next_allowed = Some(now + self.interval);
+        self.interval = self
+            .interval
+            .mul_f64(self.config.backoff)
+            .min(self.config.max_interval);
+    }
+
+    /// A cluster's measured result (bps; `None` if too few of its packets arrived to say).
+    /// `estimate` is the target after the result was applied.
+    pub(crate) fn on_result(
+        &mut self,
+        now: Instant,
+        id: ProbeClusterId,
+        result: Option<f64>,
+        before: f64,
+        estimate: f64,
+    ) {
+        let Some(f) = self.in_flight.filter(|f| f.id == id) else {
+            return;
+        };
+        self.in_flight = None;
+        if let Some(r) = result {
+            self.last_result = Some((id, r));
+        }
+        match result {
+            Some(r)
+                if r >= f.target_bps * self.config.success_fraction && r >= before * PROGRESS =>
+            {
+                self.failures = 0;
+                self.interval = self.config.min_interval;
+                self.next_allowed = Some(now + self.interval);
+                let goal = self.goal(estimate);
+                if let Some(g) = goal {
+                    // Exponential continuation: the link took this much, try for more.
+                    self.continue_at = Some(g.min(r * self.config.scale));
+                } else {
+                    self.requested_bps = None;
+                }
+            }
+            // Short of the target but it raised the estimate: no backoff, no continuation.
+            Some(r) if r >= before * PROGRESS => {
+                self.failures = 0;
+                self.interval = self.config.min_interval;
+                self.next_allowed = Some(now + self.interval);
+            }
+            _ => {
+                self.requested_bps = None;
+                self.fail(now);
+            }
+        }
+    }
+}
+
+/// Sent and received totals for one cluster, as feedback reports its packets
+/// (libwebrtc probe bitrate estimator rules: ≥ 80 % of the packets received, rate from the
+/// first to the last packet excluding one packet's size at the far end, min(send, receive)).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ClusterStats {
+    pub(crate) id: Option<ProbeClusterId>,
+    sent: u32,
+    sent_bytes: u64,
+    first_send_us: i64,
+    last_send_us: i64,
+    last_send_size: u64,
+    reported: u32,
+    recv: u32,
+    recv_bytes: u64,
+    first_arrival_us: i64,
+    last_arrival_us: i64,
+    first_recv_size: u64,
+}
+
+/// Received share of a cluster needed for a result (libwebrtc `kMinReceivedProbesRatio`).
+const MIN_RECEIVED_RATIO: f64 = 0.8;
+/// A receive rate this far below the send rate means the link saturated; the result is then
+/// a little under the receive rate (libwebrtc: 0.9 and 0.95).
+const SATURATION_RATIO: f64 = 0.9;
+const SATURATED_FRACTION: f64 = 0.95;
+
+impl ClusterStats {
+    pub(crate) fn start(id: ProbeClusterId) -> Self {
+        Self {
+            id: Some(id),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn on_sent(&mut self, send_us: i64, size: u64) {
+        if self.sent == 0 {
+            self.first_send_us = send_us;
+        }
+        self.sent += 1;
+        self.sent_bytes += size;
+        self.last_send_us = send_us;
+        self.last_send_size = size;
+    }
+
+    pub(crate) fn on_report(&mut self, arrival_us: Option<i64>, size: u64) {
+        self.reported += 1;
+        let Some(a) = arrival_us else {
+            return;
+        };
+        if self.recv == 0 {
+            self.first_arrival_us = a;
+            self.last_arrival_us = a;
+            self.first_recv_size = size;
+        }
+        self.recv += 1;
+        self.recv_bytes += size;
+        self.first_arrival_us = self.first_arrival_us.min(a);
+        self.last_arrival_us = self.last_arrival_us.max(a);
+    }
+
+    /// Every packet sent for the cluster has been reported on.
+    pub(crate) fn complete(&self, min_packets: u32) -> bool {
+        self.sent >= min_packets && self.reported >= self.sent
+    }
+
+    /// The probe's result, bps, if enough arrived.
+    pub(crate) fn result(&self) -> Option<f64> {
+        if self.recv < 2 || f64::from(self.recv) < MIN_RECEIVED_RATIO * f64::from(self.sent) {
+            return None;
+        }
+        let send_span = (self.last_send_us - self.first_send_us).max(1) as f64 / 1e6;
+        let recv_span = (self.last_arrival_us - self.first_arrival_us).max(1) as f64 / 1e6;
+        let send_rate = (self.sent_bytes - self.last_send_size) as f64 * 8.0 / send_span;
+        let recv_rate = (self.recv_bytes - self.first_recv_size) as f64 * 8.0 / recv_span;
+        if recv_rate < SATURATION_RATIO * send_rate {
+            Some(SATURATED_FRACTION * recv_rate)
+        } else {
+            Some(send_rate.min(recv_rate))
+        }
+    }
+}
