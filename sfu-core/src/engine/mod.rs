@@ -1,5 +1,6 @@
 //! The forwarding engine.
 
+mod bandwidth;
 mod forward;
 mod recv;
 mod slab;
