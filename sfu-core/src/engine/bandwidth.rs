@@ -7,6 +7,7 @@
 //! ([`crate::bwe::SendSideBwe`]) and its [`Allocator`]. The engine feeds both and applies the
 //! allocator's decisions through the same seam an application uses
 //! ([`super::Engine::set_allocated_layer`]).
+#![allow(dead_code)] // Wired into the engine in the following commits.
 
 use std::time::{Duration, Instant};
 
