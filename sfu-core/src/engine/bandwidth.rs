@@ -128,13 +128,15 @@ pub(crate) struct SubscriberBandwidth {
 
 impl SubscriberBandwidth {
     pub(crate) fn new(now: Instant, transport_cc: bool, predictor: bool) -> Self {
-        let mut config = BweConfig::default();
-        config.mode = if transport_cc {
-            FeedbackMode::TransportCc
-        } else {
-            FeedbackMode::RembOnly
+        let config = BweConfig {
+            mode: if transport_cc {
+                FeedbackMode::TransportCc
+            } else {
+                FeedbackMode::RembOnly
+            },
+            predictor,
+            ..BweConfig::default()
         };
-        config.predictor = predictor;
         Self {
             bwe: SendSideBwe::new(config, now),
             alloc: Allocator::new(AllocatorConfig::default()),
