@@ -26,7 +26,7 @@ if [ "${1:-}" != "--inner" ]; then
     note "installing ${want[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q --no-install-recommends "${want[@]}" >/dev/null
+    apt-get install -y -q "${want[@]}" >/dev/null
   fi
   /usr/bin/chromium --version 2>/dev/null || true
   node --version
