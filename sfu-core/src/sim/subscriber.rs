@@ -18,6 +18,10 @@ use crate::rtp::RtpPacket;
 
 /// Most sequence numbers put in one NACK packet.
 const NACK_BATCH: usize = 128;
+/// How often transport-wide CC feedback is sent (libwebrtc sends about every 50-100 ms).
+const TWCC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
+/// Arrivals remembered for transport-wide feedback.
+const TWCC_MAX: usize = 4096;
 
 #[derive(Debug)]
 struct Stream {
@@ -43,6 +47,8 @@ pub struct SubscriberStats {
     pub receiver_reports: u64,
     /// NACK packets sent.
     pub nack_packets: u64,
+    /// Transport-wide CC feedback packets sent.
+    pub twcc_feedback: u64,
 }
 
 /// A synthetic subscriber. See the module documentation.
@@ -51,6 +57,13 @@ pub struct Subscriber {
     rtcp_ssrc: u32,
     config: ReceiverConfig,
     dd_id: Option<u8>,
+    twcc_id: Option<u8>,
+    /// Extended transport-wide sequence numbers and arrival times (µs since `epoch`) not yet
+    /// reported, in arrival order.
+    twcc: Vec<(u64, i64)>,
+    twcc_max: Option<u64>,
+    twcc_count: u8,
+    next_twcc: Instant,
     epoch: Instant,
     streams: Vec<Stream>,
     out: VecDeque<Vec<u8>>,
@@ -72,6 +85,11 @@ impl Subscriber {
             rtcp_ssrc,
             config,
             dd_id: extensions.dependency_descriptor,
+            twcc_id: extensions.transport_cc,
+            twcc: Vec::new(),
+            twcc_max: None,
+            twcc_count: 0,
+            next_twcc: start + TWCC_INTERVAL,
             epoch: start,
             streams: Vec::new(),
             out: VecDeque::new(),
@@ -138,6 +156,11 @@ impl Subscriber {
             self.stats.malformed += 1;
             return;
         };
+        if let Some(v) = self.twcc_id.and_then(|id| p.extension(id))
+            && let [a, b] = *v
+        {
+            self.record_twcc(now, u16::from_be_bytes([a, b]));
+        }
         let ssrc = p.ssrc();
         let dd = self.dd_id.and_then(|id| p.extension(id));
         let Some(i) = self
@@ -170,6 +193,69 @@ impl Subscriber {
         self.maybe_pli(i, now);
     }
 
+    fn record_twcc(&mut self, now: Instant, seq: u16) {
+        let ext = match self.twcc_max {
+            None => u64::from(seq),
+            Some(max) => {
+                // Nearest extension of `seq` to the highest seen (RFC 3550 A.1 style).
+                let base = max & !0xffff;
+                let cands = [base.wrapping_sub(0x1_0000), base, base + 0x1_0000];
+                cands
+                    .into_iter()
+                    .map(|b| b | u64::from(seq))
+                    .min_by_key(|c| c.abs_diff(max))
+                    .unwrap_or(u64::from(seq))
+            }
+        };
+        self.twcc_max = Some(self.twcc_max.map_or(ext, |m| m.max(ext)));
+        if self.twcc.len() < TWCC_MAX {
+            let at = now.saturating_duration_since(self.epoch).as_micros() as i64;
+            self.twcc.push((ext, at));
+        }
+    }
+
+    fn send_twcc(&mut self) {
+        if self.twcc.is_empty() {
+            return;
+        }
+        self.twcc.sort_unstable_by_key(|e| e.0);
+        self.twcc.dedup_by_key(|e| e.0);
+        let first = self.twcc[0].0;
+        let last = self.twcc[self.twcc.len() - 1].0;
+        let span = (last - first + 1) as usize;
+        let mut arrivals: Vec<Option<i64>> = vec![None; span];
+        for &(seq, at) in &self.twcc {
+            arrivals[(seq - first) as usize] = Some(at);
+        }
+        let mut start = 0;
+        while start < arrivals.len() {
+            // Each feedback packet must start with a received packet.
+            while start < arrivals.len() && arrivals[start].is_none() {
+                start += 1;
+            }
+            if start >= arrivals.len() {
+                break;
+            }
+            let mut b = vec![0u8; 1200];
+            let Some((n, covered)) = rtcp::write_transport_cc(
+                &mut b,
+                self.rtcp_ssrc,
+                0,
+                (first + start as u64) as u16,
+                self.twcc_count,
+                &arrivals[start..],
+            ) else {
+                break;
+            };
+            self.twcc_count = self.twcc_count.wrapping_add(1);
+            b.truncate(n);
+            self.out.push_back(b);
+            self.stats.twcc_feedback += 1;
+            start += covered.max(1);
+        }
+        self.twcc.clear();
+    }
+
     fn maybe_pli(&mut self, i: usize, now: Instant) {
         let interval = self.config.pli_interval;
         let s = &mut self.streams[i];
@@ -187,6 +273,9 @@ impl Subscriber {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t = self.next_report;
+        if self.twcc_id.is_some() {
+            t = t.min(self.next_twcc);
+        }
         for s in &self.streams {
             if let Some(d) = s.decoder.poll_timeout() {
                 t = t.min(d);
@@ -203,6 +292,10 @@ impl Subscriber {
 
     /// Runs the decoders' timers, sends due NACKs, PLIs and receiver reports.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.twcc_id.is_some() && now >= self.next_twcc {
+            self.next_twcc = now + TWCC_INTERVAL;
+            self.send_twcc();
+        }
         for i in 0..self.streams.len() {
             let s = &mut self.streams[i];
             if s.decoder.poll_timeout().is_some_and(|t| t <= now) {
