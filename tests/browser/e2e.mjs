@@ -265,6 +265,137 @@ try {
   } catch (e) {
     result('5 bad input: documented errors, call unaffected', false, e.message);
   }
+
+  // (6) WHIP/WHEP: a plain RTCPeerConnection publishes its fake camera by WHIP (no E2EE) into a
+  // room of its own; a fourth page plays it by WHEP and decodes the video. DELETE ends the WHIP
+  // session (200); an unknown id is 404.
+  const whipRoom = `${ROOM}-whip`;
+  const pub = await launch(EXTRA);
+  const sub = await launch(EXTRA);
+  try {
+    const token = async (role, name) => {
+      const r = await fetch(`${BASE}/api/token?room=${encodeURIComponent(whipRoom)}&role=${role}&name=${name}`);
+      if (!r.ok) throw new Error(`GET /api/token: HTTP ${r.status}`);
+      return (await r.json()).token;
+    };
+    // Runs in the page: offer, POST it, apply the answer, wait for `connected`.
+    const negotiate = async ({ url, token, publish }) => {
+      const pc = new RTCPeerConnection();
+      window.pc = pc;
+      if (publish) {
+        const s = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
+        pc.addTransceiver(s.getVideoTracks()[0], { direction: 'sendonly' });
+        pc.addTransceiver(s.getAudioTracks()[0], { direction: 'sendonly' });
+      } else {
+        pc.addTransceiver('video', { direction: 'recvonly' });
+        pc.addTransceiver('audio', { direction: 'recvonly' });
+        pc.ontrack = (e) => {
+          if (e.track.kind !== 'video') return;
+          const v = document.createElement('video');
+          v.muted = true;
+          v.autoplay = true;
+          v.playsInline = true;
+          v.srcObject = new MediaStream([e.track]);
+          document.body.appendChild(v);
+        };
+      }
+      await pc.setLocalDescription();
+      // Host candidates in the offer (the server is ICE-lite and would find us anyway).
+      await new Promise((r) => {
+        if (pc.iceGatheringState === 'complete') return r();
+        pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r();
+        setTimeout(r, 2000);
+      });
+      const offer = pc.localDescription.sdp;
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/sdp', authorization: `Bearer ${token}` },
+        body: offer,
+      });
+      const body = await res.text();
+      const out = {
+        status: res.status,
+        location: res.headers.get('location'),
+        contentType: res.headers.get('content-type'),
+        offerSsrcLines: (offer.match(/^a=ssrc:/gm) || []).length,
+        answerMedia: (body.match(/^m=\w+/gm) || []).join(','),
+        body: res.status === 201 ? '' : body.slice(0, 300),
+      };
+      if (res.status !== 201) return out;
+      await pc.setRemoteDescription({ type: 'answer', sdp: body });
+      const t0 = Date.now();
+      while (pc.connectionState !== 'connected' && Date.now() - t0 < 15000) await new Promise((r) => setTimeout(r, 100));
+      out.state = pc.connectionState;
+      out.connectMs = Date.now() - t0;
+      return out;
+    };
+    const inbound = (page) => page.evaluate(async () => {
+      let v = null;
+      let a = null;
+      (await window.pc.getStats()).forEach((r) => {
+        if (r.type === 'inbound-rtp' && r.kind === 'video') v = r;
+        if (r.type === 'inbound-rtp' && r.kind === 'audio') a = r;
+      });
+      return { framesDecoded: v?.framesDecoded ?? 0, width: v?.frameWidth ?? 0, audioPackets: a?.packetsReceived ?? 0 };
+    });
+
+    const pubPage = pub.ctx.pages()[0] || (await pub.ctx.newPage());
+    await pubPage.goto(`${BASE}/healthz`);
+    const w = await pubPage.evaluate(negotiate, { url: `/whip/${encodeURIComponent(whipRoom)}`, token: await token('patient', 'whip'), publish: true });
+    if (w.status !== 201) throw new Error(`WHIP POST: HTTP ${w.status}: ${w.body}`);
+    if (!w.location) throw new Error('WHIP POST: 201 without Location');
+
+    const subPage = sub.ctx.pages()[0] || (await sub.ctx.newPage());
+    await subPage.goto(`${BASE}/healthz`);
+    const e = await subPage.evaluate(negotiate, { url: `/whep/${encodeURIComponent(whipRoom)}`, token: await token('observer', 'whep'), publish: false });
+    if (e.status !== 201) throw new Error(`WHEP POST: HTTP ${e.status}: ${e.body}`);
+    // Decoding: wait up to 15 s for the first frame, then two samples.
+    const t0 = Date.now();
+    while ((await inbound(subPage)).framesDecoded === 0 && Date.now() - t0 < 15000) await sleep(250);
+    const firstFrameMs = Date.now() - t0;
+    const s1 = await inbound(subPage);
+    await sleep(2000);
+    const s2 = await inbound(subPage);
+
+    const del = await fetch(new URL(w.location, BASE), { method: 'DELETE' });
+    const delAgain = await fetch(new URL(w.location, BASE), { method: 'DELETE' });
+    const unknown = await fetch(`${BASE}/whip/${encodeURIComponent(whipRoom)}/no-such-session`, { method: 'DELETE' });
+    if (e.location) await fetch(new URL(e.location, BASE), { method: 'DELETE' }).catch(() => {});
+    result('6 WHIP/WHEP: plain publisher, WHEP player decodes, DELETE',
+      w.state === 'connected' && e.state === 'connected' && !!e.location && w.contentType === 'application/sdp' &&
+      s2.framesDecoded > s1.framesDecoded && s1.framesDecoded > 0 && del.status === 200 && unknown.status === 404,
+      `WHIP 201 (Location ${w.location}, answer ${w.answerMedia}, offer had ${w.offerSsrcLines} a=ssrc lines) connected in ${w.connectMs} ms; ` +
+      `WHEP 201 (Location ${e.location}, ${e.answerMedia}) connected in ${e.connectMs} ms, first frame after ${firstFrameMs} ms, ` +
+      `framesDecoded ${s1.framesDecoded}->${s2.framesDecoded} at width ${s2.width}, audio packets ${s1.audioPackets}->${s2.audioPackets}; ` +
+      `DELETE -> ${del.status}, again -> ${delAgain.status}, unknown id -> ${unknown.status}`);
+  } catch (e) {
+    result('6 WHIP/WHEP: plain publisher, WHEP player decodes, DELETE', false, e.message);
+  } finally {
+    await pub.close();
+    await sub.close();
+  }
+
+  // (7) Metrics: media, DTLS and layer switches are counted; the drop counters are exported.
+  try {
+    const res = await fetch(`${BASE}/metrics`);
+    if (!res.ok) throw new Error(`GET /metrics: HTTP ${res.status}`);
+    const text = await res.text();
+    const value = (name) => {
+      const m = text.match(new RegExp(`^${name} (\\d+)$`, 'm'));
+      return m ? Number(m[1]) : null;
+    };
+    const rtp = value('telesfu_rtp_packets_received_total');
+    const dtls = value('telesfu_dtls_handshakes_total');
+    const switches = value('telesfu_layer_switches_total');
+    const drops = text.split('\n').filter((l) => l.startsWith('telesfu_drops_total{'));
+    const nonzero = drops.filter((l) => !l.endsWith(' 0')).map((l) => l.replace(/^telesfu_drops_total/, ''));
+    result('7 metrics: counters move, drop counters present',
+      rtp > 0 && dtls >= 2 && switches >= 1 && drops.some((l) => l.includes('layer="engine"')) && drops.some((l) => l.includes('layer="transport"')),
+      `rtp_packets_received ${rtp}, dtls_handshakes ${dtls}, layer_switches ${switches}; ${drops.length} drop counters ` +
+      `(non-zero: ${nonzero.join(' ') || 'none'})`);
+  } catch (e) {
+    result('7 metrics: counters move, drop counters present', false, e.message);
+  }
 } finally {
   for (const p of everyone) await p.browser.close();
 }
