@@ -21,6 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use telesfu_core::alloc::{PublisherRole, TrackSource as CoreSource};
 use telesfu_core::engine::{
     Codec, EncodingConfig, LayerPreference, Mid, ParticipantConfig, Rid, SubscriptionConfig,
     TrackConfig,
@@ -1022,12 +1023,23 @@ impl Hub {
                     ));
                 }
                 let layers = encodings.len() as u8;
+                let core_source = match source.as_str() {
+                    "screen" => CoreSource::Screen,
+                    "mic" => CoreSource::Microphone,
+                    _ => CoreSource::Camera,
+                };
+                let core_role = match m.role {
+                    Role::Patient => PublisherRole::Patient,
+                    Role::Clinician => PublisherRole::Clinician,
+                    Role::Observer => PublisherRole::Other,
+                };
                 let config = TrackConfig::new(
                     codec.codec,
                     codec.payload_type,
                     codec.rtx_payload_type,
                     encodings,
-                );
+                )
+                .with_meta(core_source, core_role);
                 let engine_track = self.engine.publish(p, config).map_err(|e| e.to_string())?;
                 let id = self.next_track;
                 self.next_track += 1;
@@ -1646,6 +1658,42 @@ impl Hub {
                             &ServerMsg::LayerSwitched {
                                 track: format!("t{t}"),
                                 spatial,
+                            },
+                        );
+                    }
+                }
+                Event::QualityAlert {
+                    subscription,
+                    floor,
+                    delivered,
+                    estimate_bps,
+                } => {
+                    if let Some(&(m, t)) = self.by_sub.get(&subscription) {
+                        tracing::warn!(
+                            subscriber = m,
+                            track = t,
+                            estimate_bps,
+                            "clinical quality floor cannot be held"
+                        );
+                        self.send_member(
+                            m,
+                            &ServerMsg::QualityAlert {
+                                track: format!("t{t}"),
+                                min_width: floor.min_width,
+                                min_height: floor.min_height,
+                                min_fps: floor.min_fps,
+                                delivered: delivered.map(|(w, h, f)| [w, h, f]),
+                                estimate_bps,
+                            },
+                        );
+                    }
+                }
+                Event::QualityRestored { subscription } => {
+                    if let Some(&(m, t)) = self.by_sub.get(&subscription) {
+                        self.send_member(
+                            m,
+                            &ServerMsg::QualityRestored {
+                                track: format!("t{t}"),
                             },
                         );
                     }

@@ -170,6 +170,31 @@ pub enum ServerMsg {
         /// Spatial layer now forwarded.
         spatial: u8,
     },
+    /// The room's clinical profile sets a floor for this track that the subscriber's network
+    /// cannot hold (e.g. telestroke below 640x360 at 30 fps).
+    QualityAlert {
+        /// The track.
+        track: String,
+        /// The floor's minimum width (0: none).
+        #[serde(rename = "minWidth")]
+        min_width: u16,
+        /// Its minimum height.
+        #[serde(rename = "minHeight")]
+        min_height: u16,
+        /// Its minimum frame rate.
+        #[serde(rename = "minFps")]
+        min_fps: u16,
+        /// `[width, height, fps]` delivered instead, or null when the video is paused.
+        delivered: Option<[u16; 3]>,
+        /// The estimated bandwidth, bits per second.
+        #[serde(rename = "estimateBps")]
+        estimate_bps: u64,
+    },
+    /// The floor is held again.
+    QualityRestored {
+        /// The track.
+        track: String,
+    },
     /// The active speaker changed.
     ActiveSpeaker {
         /// Who.

@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 pub use types::{
-    Codec, DropReason, EncodingConfig, EngineConfig, EngineStats, Error, Event, ExtensionIds,
-    Input, LayerPreference, Mid, ParticipantConfig, Rid, SubscriptionConfig, SubscriptionStats,
-    TrackConfig, Transmit,
+    BandwidthConfig, Codec, DropReason, EncodingConfig, EngineConfig, EngineStats, Error, Event,
+    ExtensionIds, Input, LayerPreference, Mid, ParticipantConfig, Rid, SubscriptionConfig,
+    SubscriptionStats, TrackConfig, Transmit,
 };
 
 use crate::av1dd::{self, DependencyStructure};

@@ -31,6 +31,36 @@ pub struct EngineConfig {
     pub speaker_interval: Duration,
     /// RTT assumed before a receiver report gives a real one. Default 100 ms.
     pub initial_rtt: Duration,
+    /// Bandwidth estimation per subscriber transport and automatic layer allocation.
+    pub bandwidth: BandwidthConfig,
+}
+
+/// Bandwidth estimation and allocation (see [`crate::bwe`] and [`crate::alloc`]).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct BandwidthConfig {
+    /// Estimate each subscriber's bandwidth (transport-wide CC, REMB as the fallback) and cap
+    /// its layers to fit, ranked by the room's [`crate::alloc::SpecialtyHook`]. Off by
+    /// default: layers then follow only the subscribers' preferences (and
+    /// [`super::Engine::set_allocated_layer`], for an application's own allocator).
+    pub enabled: bool,
+    /// Add the short-horizon predictor to the estimator ([`crate::bwe::BweConfig::predictor`]).
+    pub predictor: bool,
+    /// How often each subscriber's allocation is recomputed. Default 200 ms.
+    pub allocation_interval: Duration,
+    /// Send probes (padding on the RTX stream) to find headroom before upgrading.
+    pub probing: bool,
+}
+
+impl Default for BandwidthConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            predictor: false,
+            allocation_interval: Duration::from_millis(200),
+            probing: true,
+        }
+    }
 }
 
 impl Default for EngineConfig {
@@ -46,6 +76,7 @@ impl Default for EngineConfig {
             nack_interval: Duration::from_millis(20),
             speaker_interval: Duration::from_millis(300),
             initial_rtt: Duration::from_millis(100),
+            bandwidth: BandwidthConfig::default(),
         }
     }
 }
@@ -213,6 +244,8 @@ pub struct TrackConfig {
     pub rtx_payload_type: Option<u8>,
     /// Encodings, lowest spatial layer first (index = spatial layer). One for audio.
     pub encodings: Vec<EncodingConfig>,
+    /// What the track is and who publishes it, for the allocator's specialty hook.
+    pub meta: crate::alloc::TrackMeta,
 }
 
 impl TrackConfig {
@@ -228,7 +261,27 @@ impl TrackConfig {
             payload_type,
             rtx_payload_type,
             encodings,
+            meta: crate::alloc::TrackMeta {
+                source: if codec.is_audio() {
+                    crate::alloc::TrackSource::Microphone
+                } else {
+                    crate::alloc::TrackSource::Camera
+                },
+                role: crate::alloc::PublisherRole::Other,
+                audio: codec.is_audio(),
+            },
         }
+    }
+
+    /// With what the track is and who publishes it (audio-ness always follows the codec).
+    pub fn with_meta(
+        mut self,
+        source: crate::alloc::TrackSource,
+        role: crate::alloc::PublisherRole,
+    ) -> Self {
+        self.meta.source = source;
+        self.meta.role = role;
+        self
     }
 }
 
@@ -360,6 +413,23 @@ pub enum Event {
         room: RoomId,
         /// The new speaker.
         participant: ParticipantId,
+    },
+    /// A subscription's clinical floor cannot be held on its subscriber's network (the room's
+    /// [`crate::alloc::SpecialtyHook`] asked for an alert).
+    QualityAlert {
+        /// The subscription.
+        subscription: SubscriptionId,
+        /// The floor.
+        floor: crate::alloc::Floor,
+        /// What it gets instead: `(width, height, fps)`, or `None` when paused.
+        delivered: Option<(u16, u16, u16)>,
+        /// The subscriber's estimated bandwidth, bits per second.
+        estimate_bps: u64,
+    },
+    /// The floor is held again.
+    QualityRestored {
+        /// The subscription.
+        subscription: SubscriptionId,
     },
 }
 
