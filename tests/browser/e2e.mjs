@@ -55,7 +55,8 @@ async function openParticipant(role, name) {
     if (consoleLines.length > 200) consoleLines.shift();
   });
   page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e}`));
-  await page.goto(`${BASE}/?room=${encodeURIComponent(ROOM)}&role=${role}&name=${name}&autojoin=1&test=1`);
+  // The dermatology profile publishes 320x180 / 640x360 / 1280x720 (the sizes case 3 expects).
+  await page.goto(`${BASE}/?room=${encodeURIComponent(ROOM)}&role=${role}&name=${name}&visit=dermatology&autojoin=1&test=1`);
   return { browser: b, page, role, consoleLines };
 }
 

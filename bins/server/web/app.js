@@ -51,6 +51,7 @@ const S = {
   e2ee: null,
   chat: [],
   errors: [],
+  qualityAlerts: [],
   log: [],
   neg: { chain: Promise.resolve(), queued: null, iceRestart: false, pendingAnswer: null, count: 0, failures: 0, needed: false },
   iceTimer: null,
@@ -178,6 +179,23 @@ function onSignal(text) {
       }
       break;
     }
+    case 'quality-alert': {
+      const sub = S.subs.get(m.track);
+      const got = m.delivered ? `${m.delivered[0]}x${m.delivered[1]} at ${m.delivered[2]} fps` : 'paused';
+      const want = `${m.minWidth}x${m.minHeight}${m.minFps ? ` at ${m.minFps} fps` : ''}`;
+      const text = `Clinical quality alert: the network (${Math.round(m.estimateBps / 1000)} kbps) cannot hold ${want} for this video; receiving ${got}.`;
+      S.qualityAlerts.push({ track: m.track, at: Date.now(), text });
+      if (sub) sub.alert = text;
+      showError(text);
+      log(text);
+      break;
+    }
+    case 'quality-restored': {
+      const sub = S.subs.get(m.track);
+      if (sub) sub.alert = null;
+      log(`quality restored for ${m.track}`);
+      break;
+    }
     case 'active-speaker':
       S.activeSpeaker = m.participant;
       for (const sub of S.subs.values()) sub.tile?.classList.toggle('speaking', sub.desc.participant === m.participant);
@@ -218,6 +236,9 @@ function onServerError(m) {
 
 async function fetchToken() {
   const q = new URLSearchParams({ room: S.room, role: S.role, name: S.name });
+  // The visit type picks the room's clinical profile (dermatology, telestroke, ...) when this
+  // join creates the room; the server's default applies otherwise.
+  if (params.get('visit')) q.set('visit', params.get('visit'));
   const r = await fetch(`/api/token?${q}`);
   if (!r.ok) throw new Error(`token request failed: HTTP ${r.status} ${await r.text()}`);
   const { token } = await r.json();
@@ -262,6 +283,9 @@ async function onJoined(m) {
   S.reconnectAttempt = 0;
   S.session = m.session;
   S.config = m.config || null;
+  if (S.config && S.config.profile) {
+    $('st-profile').textContent = `${S.config.profile}${S.config.visitType ? ` (${S.config.visitType})` : ''}`;
+  }
   const fresh = !S.participant || S.participant !== m.participant;
   S.participant = m.participant;
   S.kid = m.kid;
@@ -433,6 +457,8 @@ function simulcastEncodings() {
     .map((e) => {
       const enc = { rid: String(e.rid), scaleResolutionDownBy: Number(e.scaleResolutionDownBy) || 1 };
       if (e.maxBitrate) enc.maxBitrate = Number(e.maxBitrate);
+      if (e.maxFramerate) enc.maxFramerate = Number(e.maxFramerate);
+      if (e.scalabilityMode) enc.scalabilityMode = String(e.scalabilityMode);
       return enc;
     })
     .sort((a, b) => b.scaleResolutionDownBy - a.scaleResolutionDownBy); // lowest first
@@ -831,6 +857,8 @@ async function state() {
     worker,
     chat: S.chat.map((c) => ({ ...c })),
     errors: S.errors.slice(),
+    qualityAlerts: S.qualityAlerts.slice(),
+    profile: S.config ? S.config.profile : null,
     log: S.log.slice(-50),
   };
 }
