@@ -6,6 +6,9 @@
 //! ([`hub`] and its driver) and the HTTP/WebSocket front end ([`http`]) touch sockets.
 
 pub mod config;
+/// Bodies of the fuzz targets in `fuzz/` for the server's parsers (STUN, SRTP/SRTCP, DTLS, SDP,
+/// signaling), compiled in every build and replayed over the seed corpus by `cargo test`.
+pub mod fuzz;
 pub mod http;
 pub mod hub;
 pub mod media;
