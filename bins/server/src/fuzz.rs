@@ -76,7 +76,7 @@ pub fn stun_request(data: &[u8]) {
 
 fn check_stun_response(request: &[u8], response: &[u8]) {
     assert_eq!(classify(response), DatagramKind::Stun);
-    assert!(response.len() >= 20 && response.len() % 4 == 0);
+    assert!(response.len() >= 20 && response.len().is_multiple_of(4));
     assert_eq!(response[..2], [0x01, 0x01], "Binding Success Response");
     let len = usize::from(u16::from_be_bytes([response[2], response[3]]));
     assert_eq!(len + 20, response.len(), "length field");

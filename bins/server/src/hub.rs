@@ -1024,14 +1024,14 @@ impl Hub {
             }
             SectionRole::Subscribe => {
                 let m = self.members.get(&member).ok_or("participant vanished")?;
-                if let Some(s) = m.subscribed.get(&mid) {
-                    if self.tracks.contains_key(&s.track) {
-                        return Ok(SectionAnswer::Send {
-                            codec: s.codec.clone(),
-                            stream: self.send_stream(s.track, s.ssrc, s.rtx_ssrc),
-                        });
-                    }
-                    // Its track ended: the section goes inactive below.
+                // A subscription whose track ended goes inactive below.
+                if let Some(s) = m.subscribed.get(&mid)
+                    && self.tracks.contains_key(&s.track)
+                {
+                    return Ok(SectionAnswer::Send {
+                        codec: s.codec.clone(),
+                        stream: self.send_stream(s.track, s.ssrc, s.rtx_ssrc),
+                    });
                 }
                 let wanted = mids.get(&mid).and_then(|i| i.track.clone());
                 let Some(wanted) = wanted else {

@@ -217,7 +217,7 @@ impl Client {
             certificate: cert.der().to_vec(),
             private_key: key.serialize_der(),
         };
-        let mut builder = Config::builder().dangerously_set_rng_seed(0xc11e_47);
+        let mut builder = Config::builder().dangerously_set_rng_seed(0x00c1_1e47);
         if let Some(mtu) = mtu {
             builder = builder.mtu(mtu);
         }
