@@ -4,15 +4,33 @@
 //! it does lives in these modules so tests can drive it. The transport pieces ([`transport`]) are
 //! sans-IO state machines (datagram in, datagram out, `now` passed in); only the media loop
 //! ([`hub`] and its driver) and the HTTP/WebSocket front end ([`http`]) touch sockets.
+//!
+//! # Features
+//!
+//! `server` (default) builds the I/O shell: [`config`], [`http`], [`hub`], [`media`],
+//! [`metrics`], [`recorder`], [`server`], [`token`] and the binary. Without it only the
+//! sans-IO modules build ([`transport`], [`sdp`], [`signal`], [`fuzz`]) and none of tokio,
+//! axum or quinn-udp; the fuzz targets use the crate that way.
 
+#[cfg(feature = "server")]
 pub mod config;
+/// Bodies of the fuzz targets in `fuzz/` for the server's parsers (STUN, SRTP/SRTCP, DTLS, SDP,
+/// signaling), compiled in every build and replayed over the seed corpus by `cargo test`.
+pub mod fuzz;
+#[cfg(feature = "server")]
 pub mod http;
+#[cfg(feature = "server")]
 pub mod hub;
+#[cfg(feature = "server")]
 pub mod media;
+#[cfg(feature = "server")]
 pub mod metrics;
+#[cfg(feature = "server")]
 pub mod recorder;
 pub mod sdp;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod signal;
+#[cfg(feature = "server")]
 pub mod token;
 pub mod transport;

@@ -351,10 +351,36 @@ impl DimplServer {
         remote_fingerprint: &str,
         now: Instant,
     ) -> Result<Self, DtlsError> {
+        Self::with_rng_seed(identity, remote_fingerprint, now, None)
+    }
+
+    /// As [`new`](Self::new), but with dimpl's non-cryptographic randomness (the cookie
+    /// secret, retransmission jitter) seeded, so a recorded client flight with a cookie is
+    /// accepted again. Dangerous: a predictable cookie secret lets anyone forge cookies.
+    /// Only the `dtls_server` fuzz target uses it.
+    pub(crate) fn dangerously_seeded(
+        identity: &DtlsIdentity,
+        remote_fingerprint: &str,
+        now: Instant,
+        seed: u64,
+    ) -> Result<Self, DtlsError> {
+        Self::with_rng_seed(identity, remote_fingerprint, now, Some(seed))
+    }
+
+    fn with_rng_seed(
+        identity: &DtlsIdentity,
+        remote_fingerprint: &str,
+        now: Instant,
+        seed: Option<u64>,
+    ) -> Result<Self, DtlsError> {
         let expected_fingerprint = parse_sdp_fingerprint(remote_fingerprint)?;
-        let config = Config::builder()
+        let mut builder = Config::builder()
             .require_client_certificate(true)
-            .use_server_cookie(true)
+            .use_server_cookie(true);
+        if let Some(seed) = seed {
+            builder = builder.dangerously_set_rng_seed(seed);
+        }
+        let config = builder
             .build()
             .map_err(|e| DtlsError::Setup(e.to_string()))?;
         let mut dtls = Dtls::new_12(Arc::new(config), identity.certificate.clone(), now);
