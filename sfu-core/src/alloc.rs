@@ -203,6 +203,9 @@ pub struct AllocatorConfig {
     pub spatial_margin: f64,
     /// Events kept for `poll_event`. Default 64.
     pub event_queue: usize,
+    /// Recompute at least this often even when the estimate stayed within the hysteresis
+    /// band, so a link that settled just above the next layer gets it. Default 2 s.
+    pub recheck: Duration,
 }
 
 impl Default for AllocatorConfig {
@@ -212,6 +215,7 @@ impl Default for AllocatorConfig {
             upgrade_hold: Duration::from_secs(5),
             spatial_margin: 1.2,
             event_queue: 64,
+            recheck: Duration::from_secs(2),
         }
     }
 }
@@ -230,6 +234,7 @@ struct TrackState {
 pub struct Allocator {
     config: AllocatorConfig,
     last_estimate: Option<u64>,
+    last_compute: Option<Instant>,
     hold_until: Option<Instant>,
     state: Vec<TrackState>,
     decisions: Vec<TrackDecision>,
@@ -252,6 +257,7 @@ impl Allocator {
         Self {
             config,
             last_estimate: None,
+            last_compute: None,
             hold_until: None,
             state: Vec::new(),
             decisions: Vec::new(),
@@ -289,8 +295,12 @@ impl Allocator {
         if hold_over {
             self.hold_until = None;
         }
+        let stale = self
+            .last_compute
+            .is_none_or(|t| now.saturating_duration_since(t) >= self.config.recheck);
         if same_tracks
             && !hold_over
+            && !stale
             && let Some(last) = self.last_estimate
         {
             let change = (estimate_bps as f64 - last as f64).abs() / (last.max(1) as f64);
@@ -301,6 +311,7 @@ impl Allocator {
         }
         self.compute(now, estimate_bps, tracks, hook, same_tracks);
         self.last_estimate = Some(estimate_bps);
+        self.last_compute = Some(now);
         &self.decisions
     }
 

@@ -7,15 +7,25 @@
 //! ([`crate::bwe::SendSideBwe`]) and its [`Allocator`]. The engine feeds both and applies the
 //! allocator's decisions through the same seam an application uses
 //! ([`super::Engine::set_allocated_layer`]).
-#![allow(dead_code)] // Wired into the engine in the following commits.
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::alloc::{Allocator, AllocatorConfig, Layer};
-use crate::bwe::{BweConfig, FeedbackMode, SendSideBwe};
+use super::{Engine, Error, Event};
+use crate::alloc::{
+    AllocEvent, Allocator, AllocatorConfig, DefaultHook, Layer, SpecialtyHook, TrackInput,
+};
+use crate::bwe::{BweConfig, FeedbackMode, ProbeClusterId, SendSideBwe};
+use crate::ids::{ParticipantId, RoomId, SubscriptionId};
+use crate::rtp::RTP_HEADER_LEN;
+
+/// Padding bytes per probe packet: the most an RTP padding count (one byte) can say.
+const PROBE_PADDING: usize = 255;
+/// Probe packets per cluster at most (a cluster is 15 ms at twice the estimate).
+const MAX_PROBE_PACKETS: u64 = 64;
 
 /// Buckets of the meter's sliding window.
-const BUCKETS: usize = 4;
+const BUCKETS: usize = 9;
 /// Length of one bucket: the window is `BUCKETS * BUCKET` (1 s).
 const BUCKET: Duration = Duration::from_millis(250);
 /// Encodings metered per track (more are counted as the last).
@@ -124,6 +134,9 @@ pub(crate) struct SubscriberBandwidth {
     /// Feedback (TWCC or REMB) has arrived: until then the estimate is a guess and does not
     /// limit layers.
     pub(crate) informed: bool,
+    /// What the last allocation granted in all (bits per second): an estimate that falls below
+    /// it is acted on at once, not at the next tick.
+    pub(crate) granted: u64,
 }
 
 impl SubscriberBandwidth {
@@ -141,7 +154,346 @@ impl SubscriberBandwidth {
             bwe: SendSideBwe::new(config, now),
             alloc: Allocator::new(AllocatorConfig::default()),
             informed: false,
+            granted: 0,
         }
+    }
+}
+
+/// What the allocator gave a subscription: at most this spatial and temporal layer, or
+/// nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Alloc {
+    pub(crate) spatial: u8,
+    pub(crate) temporal: u8,
+    pub(crate) paused: bool,
+}
+
+/// A room's specialty hook (a boxed trait object has no `Debug` of its own).
+pub(crate) struct HookBox(pub(crate) Box<dyn SpecialtyHook + Send>);
+
+impl fmt::Debug for HookBox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SpecialtyHook")
+    }
+}
+
+/// One probe packet waiting for `poll_transmit`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProbeOut {
+    pub(crate) to: ParticipantId,
+    pub(crate) subscription: SubscriptionId,
+    pub(crate) cluster: ProbeClusterId,
+}
+
+impl Engine {
+    /// Sets the room's specialty hook: the clinical policy that ranks tracks, orders their
+    /// layers and sets floors when bandwidth allocation is on
+    /// ([`super::BandwidthConfig::enabled`]). Without one, [`DefaultHook`] applies.
+    pub fn set_room_hook(
+        &mut self,
+        room: RoomId,
+        hook: Box<dyn SpecialtyHook + Send>,
+    ) -> Result<(), Error> {
+        let r = self.rooms.get_mut(room.0).ok_or(Error::UnknownRoom(room))?;
+        r.hook = Some(HookBox(hook));
+        Ok(())
+    }
+
+    /// The bandwidth estimate toward `participant` in bits per second, once its feedback has
+    /// arrived (with any cap from [`Engine::set_estimate_cap`] applied).
+    pub fn estimate(&self, participant: ParticipantId) -> Option<u64> {
+        let p = self.participants.get(participant.0)?;
+        let bw = p.bw.as_ref().filter(|b| b.informed)?;
+        let e = bw.bwe.target_bitrate();
+        Some(p.estimate_cap.map_or(e, |c| e.min(c)))
+    }
+
+    /// Caps the estimate toward `participant` (`None` lifts the cap): for tests and for
+    /// operators who know a subscriber's link is smaller than it looks.
+    pub fn set_estimate_cap(
+        &mut self,
+        participant: ParticipantId,
+        cap_bps: Option<u64>,
+    ) -> Result<(), Error> {
+        let p = self
+            .participants
+            .get_mut(participant.0)
+            .ok_or(Error::UnknownParticipant(participant))?;
+        p.estimate_cap = cap_bps;
+        Ok(())
+    }
+
+    /// Runs every subscriber's estimator timers and allocation. Called every
+    /// [`super::BandwidthConfig::allocation_interval`].
+    pub(super) fn bandwidth_tick(&mut self, now: Instant) {
+        let mut parts = std::mem::take(&mut self.scratch_parts);
+        parts.clear();
+        parts.extend(
+            self.participants
+                .keys()
+                .map(ParticipantId)
+                .filter(|p| self.participants.get(p.0).is_some_and(|x| x.bw.is_some())),
+        );
+        for &pid in &parts {
+            let Some(p) = self.participants.get_mut(pid.0) else {
+                continue;
+            };
+            let Some(bw) = p.bw.as_mut() else { continue };
+            bw.bwe.handle_timeout(now);
+            if bw.informed && !p.subscriptions.is_empty() {
+                self.allocate_for(now, pid);
+            }
+        }
+        self.scratch_parts = parts;
+    }
+
+    /// After feedback from `pid`: when the estimate fell below what the allocation grants,
+    /// reallocate now rather than at the next tick (a congested link should not wait).
+    pub(super) fn on_estimate_update(&mut self, now: Instant, pid: ParticipantId) {
+        let Some(p) = self.participants.get(pid.0) else {
+            return;
+        };
+        let Some(bw) = p.bw.as_ref() else { return };
+        let estimate = p
+            .estimate_cap
+            .map_or(bw.bwe.target_bitrate(), |c| c.min(bw.bwe.target_bitrate()));
+        if bw.informed && estimate < bw.granted && !p.subscriptions.is_empty() {
+            self.allocate_for(now, pid);
+        }
+    }
+
+    pub(super) fn allocate_for(&mut self, now: Instant, pid: ParticipantId) {
+        let Some(p) = self.participants.get(pid.0) else {
+            return;
+        };
+        let room = p.room;
+        let mut subs = std::mem::take(&mut self.scratch_subs);
+        subs.clear();
+        subs.extend(p.subscriptions.iter().copied());
+        let mut layers = std::mem::take(&mut self.scratch_layers);
+        layers.resize_with(subs.len(), Vec::new);
+        let mut inputs = Vec::with_capacity(subs.len());
+        for (i, sub) in subs.iter().enumerate() {
+            let Some(s) = self.subscriptions.get(sub.0) else {
+                layers[i].clear();
+                continue;
+            };
+            let Some(t) = self.tracks.get(s.track.0) else {
+                layers[i].clear();
+                continue;
+            };
+            t.meter.layers(now, &mut layers[i]);
+            if !t.config.codec.is_audio() {
+                // Video with no measured layer yet (just published): nothing to decide.
+                if layers[i].is_empty() {
+                    continue;
+                }
+            }
+            inputs.push((i, *sub, t.config.meta, s.preference));
+        }
+        let inputs: Vec<TrackInput<'_>> = inputs
+            .iter()
+            .map(|&(i, sub, meta, pref)| TrackInput {
+                id: sub.0,
+                meta,
+                layers: &layers[i],
+                max_spatial: pref.max_spatial,
+                max_temporal: pref.max_temporal,
+                paused: pref.paused,
+            })
+            .collect();
+        let hook: &dyn SpecialtyHook = match self.rooms.get(room.0).and_then(|r| r.hook.as_ref()) {
+            Some(h) => &*h.0,
+            None => &DefaultHook,
+        };
+        let Some(p) = self.participants.get_mut(pid.0) else {
+            return;
+        };
+        let cap = p.estimate_cap;
+        let Some(bw) = p.bw.as_mut() else { return };
+        let estimate = {
+            let e = bw.bwe.target_bitrate();
+            cap.map_or(e, |c| e.min(c))
+        };
+        let decisions = bw.alloc.allocate(now, estimate, &inputs, hook);
+        // What the viewers would take with no bandwidth limit: the probing target.
+        let wanted: u64 = inputs
+            .iter()
+            .filter(|t| !t.paused)
+            .filter_map(|t| {
+                t.layers
+                    .iter()
+                    .filter(|l| l.spatial <= t.max_spatial && l.temporal <= t.max_temporal)
+                    .map(|l| l.bitrate_bps)
+                    .max()
+            })
+            .sum();
+        let granted: u64 = decisions.iter().map(|d| d.bitrate_bps).sum();
+        bw.granted = granted;
+        let mut changes: Vec<(SubscriptionId, Alloc)> = decisions
+            .iter()
+            .map(|d| {
+                let a = match d.layer {
+                    Some((spatial, temporal)) => Alloc {
+                        spatial,
+                        temporal,
+                        paused: false,
+                    },
+                    None => Alloc {
+                        spatial: 0,
+                        temporal: 0,
+                        paused: true,
+                    },
+                };
+                (SubscriptionId(d.id), a)
+            })
+            .collect();
+        let mut events = Vec::new();
+        while let Some(e) = bw.alloc.poll_event() {
+            events.push(e);
+        }
+        bw.bwe.set_desired_bitrate(Some(wanted.max(granted)));
+        let mut clusters = Vec::new();
+        if self.config.bandwidth.probing && cap.is_none_or(|c| c > estimate) {
+            if wanted > granted && !bw.alloc.holding(now) {
+                bw.bwe.request_probe(wanted + wanted / 5);
+            }
+            while let Some(c) = bw.bwe.poll_probe(now) {
+                clusters.push(c);
+            }
+        }
+        drop(inputs);
+        self.scratch_layers = layers;
+        self.scratch_subs = subs;
+
+        for (sub, a) in changes.drain(..) {
+            let Some(s) = self.subscriptions.get_mut(sub.0) else {
+                continue;
+            };
+            if s.allocation != Some(a) {
+                s.allocation = Some(a);
+                self.apply_layers(now, sub);
+            }
+        }
+        for e in events {
+            match e {
+                AllocEvent::QualityAlert {
+                    id,
+                    floor,
+                    delivered,
+                } => self.event(Event::QualityAlert {
+                    subscription: SubscriptionId(id),
+                    floor,
+                    delivered: delivered.map(|l| (l.width, l.height, l.fps)),
+                    estimate_bps: estimate,
+                }),
+                AllocEvent::QualityRestored { id } => self.event(Event::QualityRestored {
+                    subscription: SubscriptionId(id),
+                }),
+            }
+        }
+        for c in clusters {
+            self.queue_probe(pid, c);
+        }
+    }
+
+    /// Queues a probe cluster as padding packets on one of `pid`'s RTX streams.
+    fn queue_probe(&mut self, pid: ParticipantId, c: crate::bwe::ProbeCluster) {
+        let Some(p) = self.participants.get(pid.0) else {
+            return;
+        };
+        let Some(sub) = p.subscriptions.iter().copied().find(|s| {
+            self.subscriptions
+                .get(s.0)
+                .is_some_and(|x| x.config.rtx_ssrc.is_some() && x.config.rtx_payload_type.is_some())
+        }) else {
+            return; // no RTX stream to pad on: no probing for this subscriber
+        };
+        let per = (PROBE_PADDING + RTP_HEADER_LEN + 16) as u64;
+        let n = u64::from(c.min_packets)
+            .max(c.min_bytes.div_ceil(per))
+            .min(MAX_PROBE_PACKETS);
+        for _ in 0..n {
+            if self.probes.len() >= self.config.transmit_queue {
+                break;
+            }
+            self.probes.push_back(ProbeOut {
+                to: pid,
+                subscription: sub,
+                cluster: c.id,
+            });
+        }
+    }
+
+    /// Writes one probe: a padding-only packet on the subscription's RTX stream, with the
+    /// subscriber's mid, transport-wide sequence number and abs-send-time.
+    pub(super) fn write_probe(
+        &mut self,
+        now: Instant,
+        pr: &ProbeOut,
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        let abs = self.abs_send_time(now);
+        let s = self.subscriptions.get_mut(pr.subscription.0)?;
+        let (rtx_ssrc, rtx_pt) = (s.config.rtx_ssrc?, s.config.rtx_payload_type?);
+        let sub_p = self.participants.get_mut(pr.to.0)?;
+        let ids = sub_p.config.extensions;
+        let tw = sub_p.twcc_out.to_be_bytes();
+        let mid = s.config.mid;
+        let items: [(Option<u8>, Option<&[u8]>); 3] = [
+            (ids.mid, mid.as_ref().map(|m| m.as_bytes())),
+            (ids.transport_cc, Some(&tw[..])),
+            (ids.abs_send_time, Some(&abs[..])),
+        ];
+        let fits = |id: u8, v: &[u8]| id < 15 && (1..=16).contains(&v.len());
+        let el: usize = items
+            .iter()
+            .filter_map(|(id, v)| Some((id.as_ref()?, v.as_ref()?)))
+            .filter(|(id, v)| fits(**id, v))
+            .map(|(_, v)| v.len() + 1)
+            .sum();
+        let ext_len = if el == 0 {
+            0
+        } else {
+            4 + el.next_multiple_of(4)
+        };
+        let total = RTP_HEADER_LEN + ext_len + PROBE_PADDING;
+        if buf.len() < total {
+            return None;
+        }
+        s.rtx_seq = s.rtx_seq.wrapping_add(1);
+        buf[0] = 0x80 | 0x20 | if ext_len > 0 { 0x10 } else { 0 };
+        buf[1] = rtx_pt & 0x7f;
+        buf[2..4].copy_from_slice(&s.rtx_seq.to_be_bytes());
+        buf[4..8].copy_from_slice(&s.forwarder.last_out().map_or(0, |(ts, _)| ts).to_be_bytes());
+        buf[8..12].copy_from_slice(&rtx_ssrc.0.to_be_bytes());
+        let mut pos = RTP_HEADER_LEN;
+        if ext_len > 0 {
+            buf[pos..pos + 2].copy_from_slice(&0xBEDEu16.to_be_bytes());
+            buf[pos + 2..pos + 4].copy_from_slice(&(((ext_len - 4) / 4) as u16).to_be_bytes());
+            let mut at = pos + 4;
+            for (id, v) in items
+                .iter()
+                .filter_map(|(id, v)| Some((id.as_ref()?, v.as_ref()?)))
+                .filter(|(id, v)| fits(**id, v))
+            {
+                buf[at] = (id << 4) | (v.len() as u8 - 1);
+                buf[at + 1..at + 1 + v.len()].copy_from_slice(v);
+                at += 1 + v.len();
+            }
+            buf[at..pos + ext_len].fill(0);
+            pos += ext_len;
+        }
+        buf[pos..pos + PROBE_PADDING - 1].fill(0);
+        buf[pos + PROBE_PADDING - 1] = PROBE_PADDING as u8;
+        if ids.transport_cc.is_some() {
+            let seq = sub_p.twcc_out;
+            sub_p.twcc_out = sub_p.twcc_out.wrapping_add(1);
+            if let Some(bw) = sub_p.bw.as_mut() {
+                bw.bwe.on_packet_sent(now, seq, total, Some(pr.cluster));
+            }
+        }
+        Some(total)
     }
 }
 

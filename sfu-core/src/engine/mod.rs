@@ -21,6 +21,7 @@ use crate::codec::{H264Info, Vp8Descriptor};
 use crate::ids::{ParticipantId, RoomId, SubscriptionId, TrackId};
 use crate::rtcp::{self, RtcpPacket, SenderInfo};
 use crate::rtp::{RTP_HEADER_LEN, RtpPacket};
+use bandwidth::{Alloc, HookBox, LayerMeter, ProbeOut, SubscriberBandwidth};
 use forward::{Forwarder, PacketInfo, Verdict, Vp8Ids};
 use recv::{RecvStream, SrInfo};
 use slab::Slab;
@@ -57,6 +58,9 @@ struct Participant {
     rtt: Option<Duration>,
     fb_count: u8,
     bytes_in_interval: u64,
+    /// Send-side estimation and allocation toward this participant (when enabled).
+    bw: Option<Box<SubscriberBandwidth>>,
+    estimate_cap: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -93,6 +97,8 @@ struct Track {
     subscriptions: Vec<SubscriptionId>,
     /// Sum of audio loudness (127 - level) and packet count this speaker interval.
     loudness: (u32, u32),
+    /// Measured bitrate and frame rate of each layer.
+    meter: LayerMeter,
 }
 
 /// A subscription's RTP header and fixed one-byte extensions (mid, transport-cc,
@@ -167,7 +173,7 @@ struct Subscription {
     config: SubscriptionConfig,
     preference: LayerPreference,
     /// The bandwidth allocator's ceiling (issue 5 sets it); `None` = no limit.
-    allocation: Option<u8>,
+    allocation: Option<Alloc>,
     forwarder: Forwarder,
     history: SendHistory,
     rtx_seq: u16,
@@ -184,6 +190,7 @@ struct Room {
     speaker: Option<ParticipantId>,
     /// Challenger and how many intervals in a row it was loudest.
     challenger: Option<(ParticipantId, u8)>,
+    hook: Option<HookBox>,
 }
 
 /// Arrival times of a publisher's packets by transport-wide sequence number.
@@ -331,6 +338,9 @@ pub struct Engine {
     scratch_tracks: Vec<TrackId>,
     /// abs-send-time for the last `now` seen by `poll_transmit` (many copies share one `now`).
     abs_cache: Option<(Instant, [u8; 3])>,
+    next_bandwidth: Instant,
+    probes: VecDeque<ProbeOut>,
+    scratch_layers: Vec<Vec<crate::alloc::Layer>>,
 }
 
 fn twcc_seq(p: &RtpPacket<'_>, ids: &ExtensionIds) -> Option<u16> {
@@ -372,6 +382,9 @@ impl Engine {
             scratch_rooms: Vec::new(),
             scratch_tracks: Vec::new(),
             abs_cache: None,
+            next_bandwidth: now + config.bandwidth.allocation_interval,
+            probes: VecDeque::new(),
+            scratch_layers: Vec::new(),
             config,
         }
     }
@@ -442,6 +455,14 @@ impl Engine {
             rtt: None,
             fb_count: 0,
             bytes_in_interval: 0,
+            bw: self.config.bandwidth.enabled.then(|| {
+                Box::new(SubscriberBandwidth::new(
+                    self.epoch,
+                    config.extensions.transport_cc.is_some(),
+                    self.config.bandwidth.predictor,
+                ))
+            }),
+            estimate_cap: None,
         });
         if let Some(r) = self.rooms.get_mut(room.0) {
             r.participants.push(id);
@@ -534,6 +555,7 @@ impl Engine {
             encodings,
             subscriptions: Vec::new(),
             loudness: (0, 0),
+            meter: LayerMeter::new(self.epoch),
         });
         Ok(id)
     }
@@ -627,7 +649,11 @@ impl Engine {
             .subscriptions
             .get_mut(sub.0)
             .ok_or(Error::UnknownSubscription(sub))?;
-        s.allocation = spatial;
+        s.allocation = spatial.map(|spatial| Alloc {
+            spatial,
+            temporal: u8::MAX,
+            paused: false,
+        });
         self.apply_layers(now, sub);
         Ok(())
     }
@@ -642,7 +668,9 @@ impl Engine {
             .map_or(1, |t| t.encodings.len() as u8);
         let mut pref = s.preference;
         if let Some(a) = s.allocation {
-            pref.max_spatial = pref.max_spatial.min(a);
+            pref.max_spatial = pref.max_spatial.min(a.spatial);
+            pref.max_temporal = pref.max_temporal.min(a.temporal);
+            pref.paused |= a.paused;
         }
         s.forwarder.set_preference(pref, layers - 1);
         if s.forwarder.wants_keyframe() {
@@ -910,6 +938,7 @@ impl Engine {
             enc.prev_marker = pkt.marker();
         }
         let mut vp8_offsets = None;
+        let mut dims = None;
         if !info.padding_only {
             match codec {
                 Codec::Opus => {
@@ -921,6 +950,7 @@ impl Engine {
                         info.frame_start = d.start_of_partition && d.partition_id == 0;
                         info.keyframe = d.keyframe;
                         info.temporal = d.tid.map_or(0, |(t, _)| t);
+                        dims = d.dimensions;
                         vp8_offsets = d.picture_id.as_ref().map(|(_, r)| Vp8Offsets {
                             picture_id: r.start as u16,
                             long_picture_id: r.len() == 2,
@@ -978,6 +1008,10 @@ impl Engine {
             return;
         };
         let len = pkt.as_bytes().len();
+        if !info.padding_only {
+            t.meter
+                .on_packet(now, src.encoding, info.temporal, len, info.marker, dims);
+        }
         let enc = &mut t.encodings[usize::from(src.encoding)];
         if !codec.is_audio() {
             let n = enc.recent.len();
@@ -1142,7 +1176,27 @@ impl Engine {
                         }
                     }
                 }
+                RtcpPacket::TransportCc(fb) => {
+                    if let Some(bw) = self
+                        .participants
+                        .get_mut(from.0)
+                        .and_then(|p| p.bw.as_mut())
+                    {
+                        bw.bwe.on_feedback(now, &fb);
+                        bw.informed = true;
+                        self.on_estimate_update(now, from);
+                    }
+                }
                 RtcpPacket::Remb(r) => {
+                    if let Some(bw) = self
+                        .participants
+                        .get_mut(from.0)
+                        .and_then(|p| p.bw.as_mut())
+                    {
+                        bw.bwe.on_remb(now, r.bitrate_bps);
+                        bw.informed = true;
+                        self.on_estimate_update(now, from);
+                    }
                     for ssrc in r.ssrcs() {
                         if let Some(sub) = self.sub_by_out_ssrc(from, ssrc)
                             && let Some(s) = self.subscriptions.get_mut(sub.0)
@@ -1189,6 +1243,9 @@ impl Engine {
             s.stats.rtt = Some(rtt);
             if let Some(p) = self.participants.get_mut(from.0) {
                 p.rtt = Some(rtt);
+                if let Some(bw) = p.bw.as_mut() {
+                    bw.bwe.on_rtt(rtt);
+                }
             }
         }
     }
@@ -1308,6 +1365,10 @@ impl Engine {
         if now >= self.next_speaker {
             self.next_speaker = now + self.config.speaker_interval;
             self.update_speakers();
+        }
+        if self.config.bandwidth.enabled && now >= self.next_bandwidth {
+            self.next_bandwidth = now + self.config.bandwidth.allocation_interval;
+            self.bandwidth_tick(now);
         }
     }
 
@@ -1585,12 +1646,16 @@ impl Engine {
     /// The earliest time the engine needs [`Input::Timeout`]. O(1).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        Some(
-            self.next_report
-                .min(self.next_feedback)
-                .min(self.next_nack)
-                .min(self.next_speaker),
-        )
+        let t = self
+            .next_report
+            .min(self.next_feedback)
+            .min(self.next_nack)
+            .min(self.next_speaker);
+        Some(if self.config.bandwidth.enabled {
+            t.min(self.next_bandwidth)
+        } else {
+            t
+        })
     }
 
     /// The next event, if any.
@@ -1615,6 +1680,17 @@ impl Engine {
                 });
             }
             self.drop(DropReason::TooLarge);
+        }
+        if let Some(pr) = self.probes.pop_front()
+            && let Some(len) = self.write_probe(now, &pr, buf)
+        {
+            self.stats.rtp_out += 1;
+            self.stats.rtp_bytes_out += len as u64;
+            return Some(Transmit {
+                to: pr.to,
+                len,
+                rtcp: false,
+            });
         }
         while let Some(out) = self.transmit.pop_front() {
             if let Some(len) = self.write_media(now, &out, buf) {
@@ -1696,6 +1772,9 @@ impl Engine {
         if let Some(at) = t.twcc_at {
             let at = usize::from(at);
             buf[at..at + 2].copy_from_slice(&sub_p.twcc_out.to_be_bytes());
+            if let Some(bw) = sub_p.bw.as_mut() {
+                bw.bwe.on_packet_sent(now, sub_p.twcc_out, total, None);
+            }
             sub_p.twcc_out = sub_p.twcc_out.wrapping_add(1);
         }
         if let Some(at) = t.abs_at {
@@ -1797,6 +1876,9 @@ impl Engine {
             return None;
         }
         if ids.transport_cc.is_some() {
+            if let Some(bw) = sub_p.bw.as_mut() {
+                bw.bwe.on_packet_sent(now, sub_p.twcc_out, total, None);
+            }
             sub_p.twcc_out = sub_p.twcc_out.wrapping_add(1);
         }
         buf[0] = 0x80 | if ext_len > 0 { 0x10 } else { 0 };

@@ -104,6 +104,10 @@ pub struct PublisherConfig {
     /// Interleave the layers' packets of one capture instant (as a pacer does) rather than
     /// sending each layer's frame in one run.
     pub interleave: bool,
+    /// What the track is, for the allocator's specialty hook.
+    pub source: crate::alloc::TrackSource,
+    /// Who publishes it.
+    pub role: crate::alloc::PublisherRole,
 }
 
 impl PublisherConfig {
@@ -130,6 +134,8 @@ impl PublisherConfig {
             report_interval: Duration::from_secs(1),
             history: 1024,
             interleave: true,
+            source: crate::alloc::TrackSource::Camera,
+            role: crate::alloc::PublisherRole::Patient,
         }
     }
 
@@ -146,6 +152,17 @@ impl PublisherConfig {
     /// With these simulcast layers, lowest first.
     pub fn with_layers(mut self, layers: Vec<LayerConfig>) -> Self {
         self.layers = layers;
+        self
+    }
+
+    /// Published as `source` of a participant in `role` (the allocator ranks by these).
+    pub fn with_meta(
+        mut self,
+        source: crate::alloc::TrackSource,
+        role: crate::alloc::PublisherRole,
+    ) -> Self {
+        self.source = source;
+        self.role = role;
         self
     }
 
@@ -434,6 +451,7 @@ impl Publisher {
             self.config.rtx.then_some(self.config.rtx_payload_type),
             encodings,
         )
+        .with_meta(self.config.source, self.config.role)
     }
 
     /// Media SSRC of layer `layer`.
