@@ -109,7 +109,7 @@ while port_busy "$port"; do
   [ "$port" -lt 18180 ] || { echo "error: no free port in 18080-18179" >&2; exit 1; }
 done
 printf '\n--- server on 127.0.0.1:%s\n' "$port"
-"$BIN" --http "127.0.0.1:$port" --media 127.0.0.1:0 --record-frames 300 >"$logdir/server.log" 2>&1 &
+"$BIN" --http "127.0.0.1:$port" --media 127.0.0.1:0 --record-frames 300 --debug-api true >"$logdir/server.log" 2>&1 &
 server_pid=$!
 up=0
 for _ in $(seq 150); do

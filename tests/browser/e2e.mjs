@@ -190,6 +190,50 @@ try {
     result('3 simulcast: view picks the layer without stalls', false, e.message);
   }
 
+  // (8) Bandwidth: the server estimates each subscriber's downlink and forwards the layers that
+  // fit. A cap on the clinician's estimate (test hook POST /debug/estimate-cap) makes the server
+  // deliver the patient's low layer although the view asks for the high one; lifting it brings
+  // the high layer back.
+  try {
+    const sc = await state(clinician.page);
+    const track = remote(sc, 'video', 'camera')?.track;
+    if (!track) throw new Error('clinician has no patient camera track');
+    const cap = async (bps) => {
+      const q = new URLSearchParams({ participant: sc.participant });
+      if (bps) q.set('bps', String(bps));
+      const r = await fetch(`${BASE}/debug/estimate-cap?${q}`, { method: 'POST' });
+      if (r.status !== 204) throw new Error(`estimate-cap: HTTP ${r.status} ${await r.text()}`);
+    };
+    const widthOf = async () => {
+      const s = await state(clinician.page);
+      const t = (s.remoteTracks || []).find((x) => x.track === track) || {};
+      return { width: t.frameWidth, decoded: t.framesDecoded };
+    };
+    const waitWidth = async (want, limitMs) => {
+      const start = Date.now();
+      let w = {};
+      while (Date.now() - start < limitMs) {
+        w = await widthOf();
+        if (w.width === want) return { after: Date.now() - start, ...w };
+        await sleep(250);
+      }
+      return { after: null, ...w };
+    };
+    await clinician.page.evaluate((t) => window.telesfu.setView(t, 1280, 720), track);
+    const top = await waitWidth(1280, 15000);
+    await cap(250000);
+    const low = await waitWidth(320, 15000);
+    const [d0, d1] = await twoSamples(clinician.page, (s) => ((s.remoteTracks || []).find((x) => x.track === track) || {}).framesDecoded || 0);
+    await cap(null);
+    const back = await waitWidth(1280, 20000);
+    await clinician.page.evaluate((t) => window.telesfu.clearView(t), track);
+    result('8 bandwidth: a capped estimate gets the low layer',
+      top.after !== null && low.after !== null && d1 > d0 && back.after !== null,
+      `view 1280x720: width ${top.width} after ${top.after ?? 'never'} ms; estimate capped at 250 kbps: width ${low.width} after ${low.after ?? 'never'} ms, decoding ${d0}->${d1}; cap lifted: width ${back.width} after ${back.after ?? 'never'} ms`);
+  } catch (e) {
+    result('8 bandwidth: a capped estimate gets the low layer', false, e.message);
+  }
+
   // (4) Reconnect: the patient's socket drops; it resumes as the same participant.
   try {
     const before = await state(patient.page);

@@ -25,8 +25,20 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Clinical profiles.
     pub policy: PolicyConfig,
+    /// Bandwidth estimation and layer allocation.
+    pub bandwidth: BandwidthSection,
     /// Test aids.
     pub debug: DebugConfig,
+}
+
+/// `[bandwidth]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BandwidthSection {
+    /// Estimate each subscriber's bandwidth and allocate layers by the room's profile.
+    pub estimation: bool,
+    /// Add the short-horizon predictor to the estimator.
+    pub predictor: bool,
 }
 
 /// `[policy]`.
@@ -95,6 +107,8 @@ pub struct AuthConfig {
 pub struct DebugConfig {
     /// Frames recorded per track for `GET /debug/frames`; 0 disables it.
     pub record_frames: usize,
+    /// Serve `POST /debug/estimate-cap` (caps a participant's bandwidth estimate; tests).
+    pub api: bool,
 }
 
 /// A configuration that cannot be used, with the key at fault and what to do.
@@ -164,6 +178,9 @@ pub struct Args {
     /// Record forwarded frames for GET /debug/frames (debug.record_frames).
     #[arg(long, env = "TELESFU_RECORD_FRAMES")]
     pub record_frames: Option<usize>,
+    /// Serve the test-only POST /debug/estimate-cap (debug.api).
+    #[arg(long, env = "TELESFU_DEBUG_API")]
+    pub debug_api: Option<bool>,
     /// Print the configuration in force as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -237,6 +254,9 @@ impl Config {
         }
         if let Some(n) = args.record_frames {
             config.debug.record_frames = n;
+        }
+        if let Some(d) = args.debug_api {
+            config.debug.api = d;
         }
         config.validate()?;
         Ok(config)

@@ -100,6 +100,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/debug/frames", get(debug_frames))
+        .route("/debug/estimate-cap", post(estimate_cap))
         .route("/whip/{room}", post(whip).options(whip_options))
         .route("/whep/{room}", post(whep).options(whip_options))
         .route(
@@ -189,6 +190,35 @@ async fn debug_frames(State(s): State<Arc<AppState>>) -> Response {
     match rx.await {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CapQuery {
+    participant: String,
+    bps: Option<u64>,
+}
+
+async fn estimate_cap(State(s): State<Arc<AppState>>, Query(q): Query<CapQuery>) -> Response {
+    if !s.config.debug.api {
+        return (StatusCode::NOT_FOUND, "the debug API is off (debug.api)\n").into_response();
+    }
+    let (reply, rx) = oneshot::channel();
+    let cmd = Command::EstimateCap {
+        participant: q.participant,
+        bps: q.bps,
+        reply,
+    };
+    if s.commands.send(cmd).await.is_err() {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    match rx.await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "no such participant, or it has no media transport yet\n",
+        )
+            .into_response(),
     }
 }
 

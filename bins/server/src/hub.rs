@@ -114,6 +114,15 @@ pub enum Command {
         /// Whether it existed.
         reply: oneshot::Sender<bool>,
     },
+    /// `POST /debug/estimate-cap`: caps (or with `None` uncaps) a participant's estimate.
+    EstimateCap {
+        /// Public participant id (`p7`).
+        participant: String,
+        /// The cap.
+        bps: Option<u64>,
+        /// Whether the participant exists and has a transport.
+        reply: oneshot::Sender<bool>,
+    },
     /// `GET /debug/frames`.
     DebugFrames {
         /// JSON.
@@ -273,7 +282,10 @@ impl Hub {
         now: Instant,
         ntp_now: u64,
     ) -> Self {
-        let engine = Engine::new(EngineConfig::default(), now, ntp_now, random_u32());
+        let mut engine_config = EngineConfig::default();
+        engine_config.bandwidth.enabled = config.bandwidth.estimation;
+        engine_config.bandwidth.predictor = config.bandwidth.predictor;
+        let engine = Engine::new(engine_config, now, ntp_now, random_u32());
         let recorder = (config.debug.record_frames > 0)
             .then(|| FrameRecorder::new(config.debug.record_frames));
         Self {
@@ -428,6 +440,19 @@ impl Hub {
                     self.remove_member(m);
                 }
                 let _ = reply.send(found.is_some());
+            }
+            Command::EstimateCap {
+                participant,
+                bps,
+                reply,
+            } => {
+                let p = participant
+                    .strip_prefix('p')
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .and_then(|n| self.members.get(&n))
+                    .and_then(|m| m.participant);
+                let ok = p.is_some_and(|p| self.engine.set_estimate_cap(p, bps).is_ok());
+                let _ = reply.send(ok);
             }
             Command::DebugFrames { reply } => {
                 let frames = self.recorder.as_ref().map(FrameRecorder::frames);
@@ -633,6 +658,13 @@ impl Hub {
                 .to_owned();
             let profile = self.profiles.for_visit_type(&visit_type).clone();
             tracing::info!(room, visit_type, profile = profile.name(), "room created");
+            // The profile is the allocator's specialty hook for this room's subscribers.
+            if let Err(e) = self
+                .engine
+                .set_room_hook(engine_room, Box::new(profile.clone()))
+            {
+                tracing::warn!(room, error = %e, "cannot set the room's profile hook");
+            }
             self.rooms.insert(
                 room.to_owned(),
                 Room {
