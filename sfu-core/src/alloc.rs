@@ -235,6 +235,7 @@ pub struct Allocator {
     config: AllocatorConfig,
     last_estimate: Option<u64>,
     last_compute: Option<Instant>,
+    alerts: bool,
     hold_until: Option<Instant>,
     state: Vec<TrackState>,
     decisions: Vec<TrackDecision>,
@@ -258,6 +259,7 @@ impl Allocator {
             config,
             last_estimate: None,
             last_compute: None,
+            alerts: true,
             hold_until: None,
             state: Vec::new(),
             decisions: Vec::new(),
@@ -271,6 +273,16 @@ impl Allocator {
     /// The next quality event.
     pub fn poll_event(&mut self) -> Option<AllocEvent> {
         self.events.pop_front()
+    }
+
+    /// Turns quality alerts off (and back on): while an estimator is still ramping up, a floor
+    /// it cannot yet fund says nothing about the network. Turning them on forces the next
+    /// [`Allocator::allocate`] to recompute, so a floor still not held alerts at once.
+    pub fn set_alerts(&mut self, on: bool) {
+        if on && !self.alerts {
+            self.last_compute = None;
+        }
+        self.alerts = on;
     }
 
     /// Whether upgrades are held back after a congestion downgrade.
@@ -430,7 +442,10 @@ impl Allocator {
                 downgraded = true;
             }
             let mut alerted = before.is_some_and(|b| b.alerted);
-            if let Some(floor) = hook.floor(&t.meta).filter(|f| f.alert && !t.meta.audio) {
+            if let Some(floor) = hook
+                .floor(&t.meta)
+                .filter(|f| self.alerts && f.alert && !t.meta.audio)
+            {
                 let held = !t.paused && layer.is_some_and(|l| floor.met_by(&l));
                 let viewer_limited = t.paused || best_allowed(t).is_some_and(|l| !floor.met_by(&l));
                 if !held && !viewer_limited && !alerted {

@@ -21,6 +21,9 @@ use crate::rtp::RTP_HEADER_LEN;
 
 /// Padding bytes per probe packet: the most an RTP padding count (one byte) can say.
 const PROBE_PADDING: usize = 255;
+/// Quality alerts wait this long after a subscriber's first feedback: the estimate starts at a
+/// guess and needs a few probe rounds to find the link.
+const ALERT_WARMUP: Duration = Duration::from_secs(3);
 /// Probe packets per cluster at most (a cluster is 15 ms at twice the estimate).
 const MAX_PROBE_PACKETS: u64 = 64;
 
@@ -137,6 +140,8 @@ pub(crate) struct SubscriberBandwidth {
     /// What the last allocation granted in all (bits per second): an estimate that falls below
     /// it is acted on at once, not at the next tick.
     pub(crate) granted: u64,
+    /// When feedback first arrived.
+    pub(crate) informed_at: Option<Instant>,
 }
 
 impl SubscriberBandwidth {
@@ -155,6 +160,7 @@ impl SubscriberBandwidth {
             alloc: Allocator::new(AllocatorConfig::default()),
             informed: false,
             granted: 0,
+            informed_at: None,
         }
     }
 }
@@ -315,6 +321,11 @@ impl Engine {
             let e = bw.bwe.target_bitrate();
             cap.map_or(e, |c| e.min(c))
         };
+        // No clinical alerts while the estimator is still ramping up from its start value.
+        let warm = bw
+            .informed_at
+            .is_some_and(|t| now.saturating_duration_since(t) >= ALERT_WARMUP);
+        bw.alloc.set_alerts(warm);
         let decisions = bw.alloc.allocate(now, estimate, &inputs, hook);
         // What the viewers would take with no bandwidth limit: the probing target.
         let wanted: u64 = inputs

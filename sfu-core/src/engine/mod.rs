@@ -1184,6 +1184,7 @@ impl Engine {
                     {
                         bw.bwe.on_feedback(now, &fb);
                         bw.informed = true;
+                        bw.informed_at.get_or_insert(now);
                         self.on_estimate_update(now, from);
                     }
                 }
@@ -1195,6 +1196,7 @@ impl Engine {
                     {
                         bw.bwe.on_remb(now, r.bitrate_bps);
                         bw.informed = true;
+                        bw.informed_at.get_or_insert(now);
                         self.on_estimate_update(now, from);
                     }
                     for ssrc in r.ssrcs() {
