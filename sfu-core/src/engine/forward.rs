@@ -62,6 +62,8 @@ pub(crate) struct Forwarder {
     last_in: Option<u64>,
     /// (first input ext seq, offset) pairs: out = in + offset (mod 2^16).
     breakpoints: VecDeque<(u64, i64)>,
+    /// The newest breakpoint's offset (0 before the first): what in-order packets use.
+    offset: i64,
     /// The layer forwarded before the last switch, so its repairs still fill the numbers
     /// reserved for them: (spatial, last input ext seq, ts, picture-ID and TL0PICIDX offsets).
     prev: Option<(u8, u64, u32, u16, u8)>,
@@ -95,6 +97,7 @@ impl Forwarder {
             paused: false,
             last_in: None,
             breakpoints: VecDeque::with_capacity(BREAKPOINTS),
+            offset: 0,
             prev: None,
             prev_breakpoints: VecDeque::with_capacity(BREAKPOINTS),
             last_out_seq: None,
@@ -149,16 +152,18 @@ impl Forwarder {
             self.breakpoints.pop_front();
         }
         self.breakpoints.push_back((from, offset));
+        self.offset = offset;
     }
 
     /// Drop of an in-order packet of the current layer: later packets close the hole.
     fn drop_in_order(&mut self, p: &PacketInfo, reason: DropReason) -> Verdict {
-        if let (Some(last), Some(&(_, off))) = (self.last_in, self.breakpoints.back())
+        if let Some(last) = self.last_in
+            && !self.breakpoints.is_empty()
             && p.ext_seq > last
         {
             // Later packets take this one's number; a late packet below it keeps the old
             // offset through the breakpoint list.
-            self.push_breakpoint(p.ext_seq + 1, off - 1);
+            self.push_breakpoint(p.ext_seq + 1, self.offset - 1);
             self.last_in = Some(p.ext_seq);
         }
         Verdict::Drop(reason)
@@ -180,15 +185,19 @@ impl Forwarder {
             .rev()
             .find(|(from, _)| *from <= p.ext_seq)
             .map(|&(_, o)| o)?;
-        let vp8 = p.vp8.and_then(|v| v.picture_id).map(|(id, long)| {
-            let m = if long { 0x7fff } else { 0x7f };
-            (
-                id.wrapping_add(picid_offset) & m,
-                p.vp8
-                    .and_then(|v| v.tl0)
-                    .map(|t| t.wrapping_add(tl0_offset)),
-            )
-        });
+        let vp8 = p
+            .vp8
+            .and_then(|v| v.picture_id)
+            .filter(|_| picid_offset != 0 || tl0_offset != 0)
+            .map(|(id, long)| {
+                let m = if long { 0x7fff } else { 0x7f };
+                (
+                    id.wrapping_add(picid_offset) & m,
+                    p.vp8
+                        .and_then(|v| v.tl0)
+                        .map(|t| t.wrapping_add(tl0_offset)),
+                )
+            });
         Some(Verdict::Forward {
             rewrite: Rewrite {
                 seq: (p.ext_seq as i64 + offset) as u16,
@@ -273,10 +282,7 @@ impl Forwarder {
             },
             _ => {
                 self.last_in = Some(p.ext_seq);
-                match self.breakpoints.back() {
-                    Some(&(_, o)) => o,
-                    None => 0,
-                }
+                self.offset
             }
         };
         let out_seq = (p.ext_seq as i64 + offset) as u64;
@@ -289,31 +295,33 @@ impl Forwarder {
             self.last_out_ts = ts;
             self.last_out_at = Some(p.arrival);
         }
-        let vp8 = p.vp8.map(
-            |Vp8Ids {
-                 picture_id: pic,
-                 tl0,
-             }| {
-                let pic = pic.map(|(v, long)| {
-                    let m = if long { 0x7fff } else { 0x7f };
-                    let out = v.wrapping_add(self.picid_offset) & m;
-                    self.last_out_picid = Some(out);
-                    out
-                });
-                let tl0 = tl0.map(|t| {
-                    let out = t.wrapping_add(self.tl0_offset);
-                    self.last_out_tl0 = Some(out);
-                    out
-                });
-                (pic.unwrap_or(0), tl0)
-            },
-        );
+        let mut vp8 = None;
+        if let Some(Vp8Ids {
+            picture_id: pic,
+            tl0,
+        }) = p.vp8
+        {
+            let tl0 = tl0.map(|t| {
+                let out = t.wrapping_add(self.tl0_offset);
+                self.last_out_tl0 = Some(out);
+                out
+            });
+            if let Some((v, long)) = pic {
+                let m = if long { 0x7fff } else { 0x7f };
+                let out = v.wrapping_add(self.picid_offset) & m;
+                self.last_out_picid = Some(out);
+                // With both offsets zero the descriptor goes out as it came in: no rewrite.
+                if self.picid_offset != 0 || self.tl0_offset != 0 {
+                    vp8 = Some((out, tl0));
+                }
+            }
+        }
         Verdict::Forward {
             rewrite: Rewrite {
                 seq: out_seq as u16,
                 ts,
                 marker: p.marker,
-                vp8: vp8.filter(|_| p.vp8.is_some_and(|v| v.picture_id.is_some())),
+                vp8,
                 pad: false,
             },
             switched,
