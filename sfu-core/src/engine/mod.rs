@@ -831,10 +831,10 @@ impl Engine {
             buf[2..4].copy_from_slice(&payload[..2]);
             buf[8..12].copy_from_slice(&ssrc.to_be_bytes());
             if let Ok(inner) = RtpPacket::parse(&buf[..len]) {
-                self.handle_media(now, src, &inner);
+                self.handle_media(now, at_us, src, &inner);
             }
         } else {
-            self.handle_media(now, src, &pkt);
+            self.handle_media(now, at_us, src, &pkt);
         }
     }
 
@@ -882,7 +882,8 @@ impl Engine {
         Some(r)
     }
 
-    fn handle_media(&mut self, now: Instant, src: SourceRef, pkt: &RtpPacket<'_>) {
+    /// One media packet from a publisher, arrived at `now` (`at_us` after the epoch).
+    fn handle_media(&mut self, now: Instant, at_us: i64, src: SourceRef, pkt: &RtpPacket<'_>) {
         let initial_rtt = self.config.initial_rtt;
         let Some(t) = self.tracks.get_mut(src.track.0) else {
             return;
@@ -899,15 +900,15 @@ impl Engine {
             .map(|p| p.config.extensions)
             .unwrap_or_default();
         let enc = &mut t.encodings[usize::from(src.encoding)];
-        let epoch = self.epoch;
         let recv = enc
             .recv
-            .get_or_insert_with(|| RecvStream::new(codec.clock_rate(), epoch));
-        let arrival = recv.on_packet(
+            .get_or_insert_with(|| RecvStream::new(codec.clock_rate()));
+        let arrival = recv.on_packet_at(
             pkt.sequence_number(),
             pkt.timestamp(),
             pkt.as_bytes().len(),
             now,
+            at_us as u64,
             rtt,
         );
         if arrival.duplicate {
@@ -1015,8 +1016,8 @@ impl Engine {
             });
         }
         let newest = enc.recv.as_ref().map_or(arrival.ext_seq, |r| r.newest());
-        for i in 0..t.subscriptions.len() {
-            let sub_id = t.subscriptions[i];
+        let payload_len = usize::from(meta.payload.1);
+        for &sub_id in &t.subscriptions {
             let Some(s) = self.subscriptions.get_mut(sub_id.0) else {
                 continue;
             };
@@ -1031,7 +1032,7 @@ impl Engine {
                 slot,
                 verdict,
                 len,
-                usize::from(meta.payload.1),
+                payload_len,
             );
             if switched {
                 self.stats.layer_switches += 1;
@@ -1076,6 +1077,7 @@ impl Engine {
 
     /// Queues a forwarder's verdict on one packet for one subscription.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn deliver(
         stats: &mut EngineStats,
         transmit: &mut VecDeque<Out>,
