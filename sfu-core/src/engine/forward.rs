@@ -222,7 +222,45 @@ impl Forwarder {
         }
     }
 
+    /// The forwarding decision for one packet of the track. The steady state (the current
+    /// layer's media, in order) is decided inline; switches, late packets and drops take
+    /// [`Self::on_packet_slow`].
+    #[inline]
     pub(crate) fn on_packet(&mut self, p: &PacketInfo) -> Verdict {
+        if !self.paused
+            && self.current == Some(p.spatial)
+            && !p.padding_only
+            && self.last_in.is_some_and(|last| p.ext_seq > last)
+        {
+            self.decide_temporal(p);
+            if self.dropping_frame {
+                return self.drop_in_order(p, DropReason::TemporalLayer);
+            }
+            self.last_in = Some(p.ext_seq);
+            return self.forward(p, self.offset, false);
+        }
+        self.on_packet_slow(p)
+    }
+
+    /// Temporal filtering of an in-order packet, per frame: decided at the frame's first
+    /// packet. The ceiling rises only at a TL0 frame, which every higher layer can decode
+    /// from.
+    #[inline]
+    fn decide_temporal(&mut self, p: &PacketInfo) {
+        if p.frame_start {
+            if p.temporal == 0 && self.applied_temporal < self.max_temporal {
+                self.applied_temporal = self.max_temporal;
+            }
+            self.decide_frame(p);
+        } else if self.frame_ts != Some(p.ts) {
+            // The frame's first packet was lost (or is late): every packet carries its
+            // frame's temporal layer, so decide from this one.
+            self.decide_frame(p);
+        }
+    }
+
+    #[inline(never)]
+    fn on_packet_slow(&mut self, p: &PacketInfo) -> Verdict {
         if self.paused {
             return Verdict::Drop(DropReason::Paused);
         }
@@ -259,18 +297,7 @@ impl Forwarder {
                 };
             }
         } else {
-            // Temporal filtering, per frame: decided at the frame's first packet. The ceiling
-            // rises only at a TL0 frame, which every higher layer can decode from.
-            if p.frame_start {
-                if p.temporal == 0 && self.applied_temporal < self.max_temporal {
-                    self.applied_temporal = self.max_temporal;
-                }
-                self.decide_frame(p);
-            } else if self.frame_ts != Some(p.ts) {
-                // The frame's first packet was lost (or is late): every packet carries its
-                // frame's temporal layer, so decide from this one.
-                self.decide_frame(p);
-            }
+            self.decide_temporal(p);
             if self.dropping_frame {
                 return self.drop_in_order(p, DropReason::TemporalLayer);
             }
@@ -285,6 +312,13 @@ impl Forwarder {
                 self.offset
             }
         };
+        self.forward(p, offset, switched)
+    }
+
+    /// The rewrite of a packet forwarded with `offset` (out = in + offset), updating what
+    /// was sent last.
+    #[inline]
+    fn forward(&mut self, p: &PacketInfo, offset: i64, switched: bool) -> Verdict {
         let out_seq = (p.ext_seq as i64 + offset) as u64;
         if self.last_out_seq.is_none_or(|l| out_seq > l) {
             self.last_out_seq = Some(out_seq);
