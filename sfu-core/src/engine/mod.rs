@@ -790,6 +790,7 @@ impl Engine {
         };
         p.bytes_in_interval += contents.len() as u64;
         let ids = p.config.extensions;
+        let rtt = p.rtt.unwrap_or(self.config.initial_rtt);
         if let Some(seq) = twcc_seq(&pkt, &ids) {
             p.twcc_in.record(seq, at_us);
         }
@@ -831,10 +832,10 @@ impl Engine {
             buf[2..4].copy_from_slice(&payload[..2]);
             buf[8..12].copy_from_slice(&ssrc.to_be_bytes());
             if let Ok(inner) = RtpPacket::parse(&buf[..len]) {
-                self.handle_media(now, at_us, src, &inner);
+                self.handle_media(now, at_us, rtt, &ids, src, &inner);
             }
         } else {
-            self.handle_media(now, at_us, src, &pkt);
+            self.handle_media(now, at_us, rtt, &ids, src, &pkt);
         }
     }
 
@@ -882,23 +883,21 @@ impl Engine {
         Some(r)
     }
 
-    /// One media packet from a publisher, arrived at `now` (`at_us` after the epoch).
-    fn handle_media(&mut self, now: Instant, at_us: i64, src: SourceRef, pkt: &RtpPacket<'_>) {
-        let initial_rtt = self.config.initial_rtt;
+    /// One media packet from a publisher (the track's owner, with round-trip time `rtt` and
+    /// extension IDs `owner_ids`), arrived at `now` (`at_us` after the epoch).
+    fn handle_media(
+        &mut self,
+        now: Instant,
+        at_us: i64,
+        rtt: Duration,
+        owner_ids: &ExtensionIds,
+        src: SourceRef,
+        pkt: &RtpPacket<'_>,
+    ) {
         let Some(t) = self.tracks.get_mut(src.track.0) else {
             return;
         };
-        let rtt = self
-            .participants
-            .get(t.owner.0)
-            .and_then(|p| p.rtt)
-            .unwrap_or(initial_rtt);
         let codec = t.config.codec;
-        let owner_ids = self
-            .participants
-            .get(t.owner.0)
-            .map(|p| p.config.extensions)
-            .unwrap_or_default();
         let enc = &mut t.encodings[usize::from(src.encoding)];
         let recv = enc
             .recv
