@@ -156,6 +156,7 @@ impl Forwarder {
     }
 
     /// Drop of an in-order packet of the current layer: later packets close the hole.
+    #[inline(never)]
     fn drop_in_order(&mut self, p: &PacketInfo, reason: DropReason) -> Verdict {
         if let Some(last) = self.last_in
             && !self.breakpoints.is_empty()
@@ -225,7 +226,7 @@ impl Forwarder {
     /// The forwarding decision for one packet of the track. The steady state (the current
     /// layer's media, in order) is decided inline; switches, late packets and drops take
     /// [`Self::on_packet_slow`].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn on_packet(&mut self, p: &PacketInfo) -> Verdict {
         if !self.paused
             && self.current == Some(p.spatial)
@@ -245,7 +246,7 @@ impl Forwarder {
     /// Temporal filtering of an in-order packet, per frame: decided at the frame's first
     /// packet. The ceiling rises only at a TL0 frame, which every higher layer can decode
     /// from.
-    #[inline]
+    #[inline(always)]
     fn decide_temporal(&mut self, p: &PacketInfo) {
         if p.frame_start {
             if p.temporal == 0 && self.applied_temporal < self.max_temporal {
@@ -317,7 +318,7 @@ impl Forwarder {
 
     /// The rewrite of a packet forwarded with `offset` (out = in + offset), updating what
     /// was sent last.
-    #[inline]
+    #[inline(always)]
     fn forward(&mut self, p: &PacketInfo, offset: i64, switched: bool) -> Verdict {
         let out_seq = (p.ext_seq as i64 + offset) as u64;
         if self.last_out_seq.is_none_or(|l| out_seq > l) {
