@@ -805,37 +805,53 @@ impl Engine {
             },
         };
         if src.rtx {
-            // RTX (RFC 4588): the original sequence number leads the payload.
-            let payload = pkt.payload();
-            if payload.len() < 2 {
-                self.drop(DropReason::PaddingOnly);
-                return;
-            }
-            let mut buf = [0u8; store::MAX_PACKET];
-            let off = pkt.payload_offset();
-            let len = contents.len() - pkt.padding_len() - 2;
-            if len > buf.len() {
-                self.drop(DropReason::TooLarge);
-                return;
-            }
-            buf[..off].copy_from_slice(&contents[..off]);
-            buf[0] &= !0x20; // padding removed
-            buf[off..len].copy_from_slice(&payload[2..]);
-            let Some(t) = self.tracks.get(src.track.0) else {
-                return;
-            };
-            let Some(ssrc) = t.encodings[usize::from(src.encoding)].ssrc else {
-                self.drop(DropReason::UnknownSsrc);
-                return;
-            };
-            buf[1] = (buf[1] & 0x80) | t.config.payload_type;
-            buf[2..4].copy_from_slice(&payload[..2]);
-            buf[8..12].copy_from_slice(&ssrc.to_be_bytes());
-            if let Ok(inner) = RtpPacket::parse(&buf[..len]) {
-                self.handle_media(now, at_us, rtt, &ids, src, &inner);
-            }
+            self.handle_rtx(now, at_us, rtt, &ids, src, &pkt);
         } else {
             self.handle_media(now, at_us, rtt, &ids, src, &pkt);
+        }
+    }
+
+    /// An RTX packet (RFC 4588) from a publisher: unwrapped (the original sequence number
+    /// leads the payload) into a packet of the original stream. Out of line: its 1500-byte
+    /// scratch buffer stays off the media path's stack frame.
+    #[inline(never)]
+    fn handle_rtx(
+        &mut self,
+        now: Instant,
+        at_us: i64,
+        rtt: Duration,
+        ids: &ExtensionIds,
+        src: SourceRef,
+        pkt: &RtpPacket<'_>,
+    ) {
+        let contents = pkt.as_bytes();
+        let payload = pkt.payload();
+        if payload.len() < 2 {
+            self.drop(DropReason::PaddingOnly);
+            return;
+        }
+        let mut buf = [0u8; store::MAX_PACKET];
+        let off = pkt.payload_offset();
+        let len = contents.len() - pkt.padding_len() - 2;
+        if len > buf.len() {
+            self.drop(DropReason::TooLarge);
+            return;
+        }
+        buf[..off].copy_from_slice(&contents[..off]);
+        buf[0] &= !0x20; // padding removed
+        buf[off..len].copy_from_slice(&payload[2..]);
+        let Some(t) = self.tracks.get(src.track.0) else {
+            return;
+        };
+        let Some(ssrc) = t.encodings[usize::from(src.encoding)].ssrc else {
+            self.drop(DropReason::UnknownSsrc);
+            return;
+        };
+        buf[1] = (buf[1] & 0x80) | t.config.payload_type;
+        buf[2..4].copy_from_slice(&payload[..2]);
+        buf[8..12].copy_from_slice(&ssrc.to_be_bytes());
+        if let Ok(inner) = RtpPacket::parse(&buf[..len]) {
+            self.handle_media(now, at_us, rtt, ids, src, &inner);
         }
     }
 
@@ -1109,6 +1125,7 @@ impl Engine {
         }
     }
 
+    #[inline(never)]
     fn handle_rtcp(&mut self, now: Instant, from: ParticipantId, contents: &[u8]) {
         for pkt in rtcp::parse_compound(contents) {
             let Ok(pkt) = pkt else {
