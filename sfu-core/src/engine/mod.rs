@@ -29,8 +29,10 @@ use store::{PacketStore, Rewrite, SendHistory, Sent, SlotMeta, SlotRef, Vp8Offse
 const MAX_RTCP: usize = 1200;
 /// The body of a padding-only packet: three zero bytes and the padding count (RFC 3550 §5.1).
 const PADDING: [u8; 4] = [0, 0, 0, 4];
-/// Recent packets remembered per video encoding for replay at a layer switch.
+/// Recent packets remembered per video encoding for replay at a layer switch. A power of two,
+/// so a sequence number maps to its entry with a mask, not a division.
 const RECENT: usize = 128;
+const _: () = assert!(RECENT.is_power_of_two());
 /// Transport-wide sequence numbers remembered per publisher for feedback.
 const TWCC_WINDOW: usize = 1024;
 
@@ -71,6 +73,7 @@ struct Encoding {
     prev_marker: bool,
     /// Recent packets by extended sequence number (video only): store slot, parsed info,
     /// length and payload length, to replay packets that overtook a keyframe's first packet.
+    /// Its length is a power of two (1 for audio).
     recent: Box<[Option<Recent>]>,
 }
 
@@ -1022,8 +1025,8 @@ impl Engine {
         let len = pkt.as_bytes().len();
         let enc = &mut t.encodings[usize::from(src.encoding)];
         if !codec.is_audio() {
-            let n = enc.recent.len();
-            enc.recent[arrival.ext_seq as usize % n] = Some(Recent {
+            let mask = enc.recent.len() - 1;
+            enc.recent[arrival.ext_seq as usize & mask] = Some(Recent {
                 slot,
                 info,
                 len: len as u16,
@@ -1069,7 +1072,7 @@ impl Engine {
                         info,
                         len,
                         payload_len: pl,
-                    }) = enc.recent[(e % n) as usize].filter(|r| r.info.ext_seq == e)
+                    }) = enc.recent[(e & (n - 1)) as usize].filter(|r| r.info.ext_seq == e)
                     else {
                         continue;
                     };
