@@ -254,83 +254,6 @@ struct Out {
     rtx_osn: Option<u16>,
 }
 
-impl Out {
-    /// A placeholder for the transmit ring's unused entries (never read: the ring reads only
-    /// between its head and tail).
-    const UNUSED: Self = Self {
-        subscription: SubscriptionId(0),
-        slot: SlotRef {
-            index: 0,
-            generation: 0,
-        },
-        rewrite: Rewrite {
-            seq: 0,
-            ts: 0,
-            marker: false,
-            vp8: None,
-            pad: false,
-        },
-        rtx_osn: None,
-    };
-}
-
-/// The media transmit queue: a preallocated ring with a power-of-two capacity (positions are
-/// masked, not wrapped by comparison), bounded at `limit` entries. It restarts at the front
-/// whenever it drains, so a queue emptied every round keeps reusing the same cached entries
-/// instead of walking its whole capacity.
-#[derive(Debug)]
-struct TransmitQueue {
-    ring: Box<[Out]>,
-    /// Positions of the oldest entry and one past the newest (wrapping counters).
-    head: usize,
-    tail: usize,
-    limit: usize,
-}
-
-impl TransmitQueue {
-    fn new(limit: usize) -> Self {
-        Self {
-            ring: vec![Out::UNUSED; limit.max(1).next_power_of_two()].into_boxed_slice(),
-            head: 0,
-            tail: 0,
-            limit,
-        }
-    }
-
-    #[inline]
-    fn is_full(&self) -> bool {
-        self.tail.wrapping_sub(self.head) >= self.limit
-    }
-
-    /// Appends `out`; the caller checked [`Self::is_full`] (a full queue keeps its entries).
-    #[inline]
-    fn push(&mut self, out: Out) {
-        if self.is_full() {
-            return;
-        }
-        let mask = self.ring.len() - 1;
-        if let Some(e) = self.ring.get_mut(self.tail & mask) {
-            *e = out;
-        }
-        self.tail = self.tail.wrapping_add(1);
-    }
-
-    #[inline]
-    fn pop(&mut self) -> Option<Out> {
-        if self.head == self.tail {
-            return None;
-        }
-        let mask = self.ring.len() - 1;
-        let out = self.ring.get(self.head & mask).copied();
-        self.head = self.head.wrapping_add(1);
-        if self.head == self.tail {
-            self.head = 0;
-            self.tail = 0;
-        }
-        out
-    }
-}
-
 /// A fixed ring of RTCP datagrams waiting to be sent.
 #[derive(Debug)]
 struct RtcpQueue {
@@ -401,7 +324,7 @@ pub struct Engine {
     tracks: Slab<Track>,
     subscriptions: Slab<Subscription>,
     store: PacketStore,
-    transmit: TransmitQueue,
+    transmit: VecDeque<Out>,
     rtcp: RtcpQueue,
     events: VecDeque<Event>,
     stats: EngineStats,
@@ -450,7 +373,7 @@ impl Engine {
     /// SSRCs the engine picks for its own RTCP.
     pub fn new(config: EngineConfig, now: Instant, ntp_now: u64, seed: u32) -> Self {
         let store = PacketStore::new(config.packet_store_slots);
-        let transmit = TransmitQueue::new(config.transmit_queue);
+        let transmit = VecDeque::with_capacity(config.transmit_queue);
         let rtcp = RtcpQueue::new(config.rtcp_queue);
         let events = VecDeque::with_capacity(config.event_queue);
         Self {
@@ -1121,6 +1044,7 @@ impl Engine {
             Self::deliver(
                 &mut self.stats,
                 &mut self.transmit,
+                self.config.transmit_queue,
                 sub_id,
                 s,
                 slot,
@@ -1156,6 +1080,7 @@ impl Engine {
                     Self::deliver(
                         &mut self.stats,
                         &mut self.transmit,
+                        self.config.transmit_queue,
                         sub_id,
                         s,
                         slot,
@@ -1173,7 +1098,8 @@ impl Engine {
     #[inline]
     fn deliver(
         stats: &mut EngineStats,
-        transmit: &mut TransmitQueue,
+        transmit: &mut VecDeque<Out>,
+        queue_limit: usize,
         sub_id: SubscriptionId,
         s: &mut Subscription,
         slot: SlotRef,
@@ -1184,7 +1110,7 @@ impl Engine {
         match verdict {
             Verdict::Drop(r) => stats.drops[r.index()] += 1,
             Verdict::Forward { rewrite, .. } => {
-                if transmit.is_full() {
+                if transmit.len() >= queue_limit {
                     stats.drops[DropReason::QueueFull.index()] += 1;
                     return;
                 }
@@ -1192,7 +1118,7 @@ impl Engine {
                 s.stats.packets += 1;
                 s.stats.bytes += len as u64;
                 s.octets = s.octets.wrapping_add(payload_len as u32);
-                transmit.push(Out {
+                transmit.push_back(Out {
                     subscription: sub_id,
                     slot,
                     rewrite,
@@ -1321,7 +1247,7 @@ impl Engine {
             self.stats.drops[DropReason::HistoryMiss.index()] += 1;
             return;
         }
-        if self.transmit.is_full() {
+        if self.transmit.len() >= self.config.transmit_queue {
             self.stats.drops[DropReason::QueueFull.index()] += 1;
             return;
         }
@@ -1333,7 +1259,7 @@ impl Engine {
             .map(|_| sent.rewrite.seq);
         s.stats.retransmissions += 1;
         self.stats.retransmissions += 1;
-        self.transmit.push(Out {
+        self.transmit.push_back(Out {
             subscription: sub,
             slot: sent.slot,
             rewrite: sent.rewrite,
@@ -1731,7 +1657,12 @@ impl Engine {
             }
             self.drop(DropReason::TooLarge);
         }
-        while let Some(out) = self.transmit.pop() {
+        while let Some(out) = self.transmit.pop_front() {
+            if self.transmit.is_empty() {
+                // Start the ring over while it is empty, so a queue that drains every round
+                // keeps reusing the same (cached) entries instead of walking its whole capacity.
+                self.transmit.clear();
+            }
             if let Some((to, len)) = self.write_media(now, &out, buf) {
                 self.stats.rtp_out += 1;
                 self.stats.rtp_bytes_out += len as u64;
