@@ -177,11 +177,7 @@ async fn debug_frames(State(s): State<Arc<AppState>>) -> Response {
             .into_response();
     }
     let (reply, rx) = oneshot::channel();
-    if s.commands
-        .send(Command::DebugFrames { reply })
-        .await
-        .is_err()
-    {
+    if s.commands.send(Command::DebugFrames { reply }).await.is_err() {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     match rx.await {
@@ -210,7 +206,8 @@ fn now() -> Instant {
 async fn connection(socket: WebSocket, addr: SocketAddr, s: Arc<AppState>) {
     let conn = s.next_conn.fetch_add(1, Relaxed);
     let (tx, mut rx) = mpsc::channel(CONN_QUEUE);
-    if s.commands
+    if s
+        .commands
         .send(Command::Connect {
             conn,
             tx,
@@ -367,7 +364,8 @@ async fn whip_delete(
     Path((_room, id)): Path<(String, String)>,
 ) -> Response {
     let (reply, rx) = oneshot::channel();
-    if s.commands
+    if s
+        .commands
         .send(Command::WhipDelete { id, reply })
         .await
         .is_err()

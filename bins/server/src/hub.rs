@@ -22,8 +22,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use telesfu_core::engine::{
-    Codec, EncodingConfig, LayerPreference, Mid, ParticipantConfig, Rid, SubscriptionConfig,
-    TrackConfig,
+    Codec, EncodingConfig, LayerPreference, Mid, ParticipantConfig, Rid,
+    SubscriptionConfig, TrackConfig,
 };
 use telesfu_core::{
     Engine, EngineConfig, Event, Input, ParticipantId, RoomId, Ssrc, SubscriptionId, TrackId,
@@ -468,12 +468,11 @@ impl Hub {
                 "send a join message first",
                 "join",
             ),
-            (ClientMsg::Offer { sdp, mids }, Some(m)) => {
-                match self.apply_offer(now, m, &sdp, &mids) {
-                    Ok(answer) => self.send(conn, &ServerMsg::Answer { sdp: answer }),
-                    Err((code, message)) => self.error(conn, code, message, "offer"),
-                }
-            }
+            (ClientMsg::Offer { sdp, mids }, Some(m)) => match self.apply_offer(now, m, &sdp, &mids)
+            {
+                Ok(answer) => self.send(conn, &ServerMsg::Answer { sdp: answer }),
+                Err((code, message)) => self.error(conn, code, message, "offer"),
+            },
             (
                 ClientMsg::View {
                     track,
@@ -538,12 +537,7 @@ impl Hub {
         resume: Option<&str>,
     ) {
         if self.shutting_down {
-            self.error(
-                conn,
-                ErrorCode::Internal,
-                "the server is shutting down",
-                "join",
-            );
+            self.error(conn, ErrorCode::Internal, "the server is shutting down", "join");
             self.close(conn);
             return;
         }
@@ -606,7 +600,12 @@ impl Hub {
         }
     }
 
-    fn add_member(&mut self, room: &str, name: String, role: Role) -> Result<u64, String> {
+    fn add_member(
+        &mut self,
+        room: &str,
+        name: String,
+        role: Role,
+    ) -> Result<u64, String> {
         if !self.rooms.contains_key(room) {
             let engine_room = self.engine.create_room();
             self.rooms.insert(
@@ -695,7 +694,8 @@ impl Hub {
             c.member = Some(member);
         }
         let room = m.room.clone();
-        let (name, role, kid, session) = (m.name.clone(), m.role, m.kid, m.session.clone());
+        let (name, role, kid, session) =
+            (m.name.clone(), m.role, m.kid, m.session.clone());
         let others: Vec<u64> = self
             .rooms
             .get(&room)
@@ -810,15 +810,13 @@ impl Hub {
         }
         // Sections no longer in the offer (or rejected) end their tracks and subscriptions.
         self.prune(member, &offer, &mut removed);
-        let m = self
-            .members
-            .get_mut(&member)
-            .ok_or_else(|| (ErrorCode::Internal, "participant vanished".to_owned()))?;
+        let m = self.members.get_mut(&member).ok_or_else(|| {
+            (ErrorCode::Internal, "participant vanished".to_owned())
+        })?;
         m.answers += 1;
-        let peer = m
-            .peer
-            .as_ref()
-            .ok_or_else(|| (ErrorCode::Internal, "transport vanished".to_owned()))?;
+        let peer = m.peer.as_ref().ok_or_else(|| {
+            (ErrorCode::Internal, "transport vanished".to_owned())
+        })?;
         let creds = peer.ice.local_credentials();
         let local = LocalParams::new(
             creds.ufrag.clone(),
@@ -828,8 +826,7 @@ impl Hub {
             member,
             m.answers,
         );
-        let answer =
-            sdp::build_answer(&offer, &local, &decisions).map_err(|e| bad(e.to_string()))?;
+        let answer = sdp::build_answer(&offer, &local, &decisions).map_err(|e| bad(e.to_string()))?;
         let room = m.room.clone();
         for t in added {
             if let Some(info) = self.track_info(t) {
@@ -837,13 +834,7 @@ impl Hub {
             }
         }
         for t in removed {
-            self.broadcast(
-                &room,
-                member,
-                &ServerMsg::TrackRemoved {
-                    track: format!("t{t}"),
-                },
-            );
+            self.broadcast(&room, member, &ServerMsg::TrackRemoved { track: format!("t{t}") });
         }
         Ok(answer)
     }
@@ -1193,10 +1184,7 @@ impl Hub {
             .verify(token, unix_secs)
             .map_err(|e| (401, e.to_string()))?;
         if claims.room != room {
-            return Err((
-                401,
-                format!("the token is for room {:?}, not {room:?}", claims.room),
-            ));
+            return Err((401, format!("the token is for room {:?}, not {room:?}", claims.room)));
         }
         let offer = sdp::parse_offer(text).map_err(|e| (400, e.to_string()))?;
         let role = if egress { Role::Observer } else { claims.role };
@@ -1283,13 +1271,7 @@ impl Hub {
             r.members.retain(|x| *x != member);
         }
         for t in removed {
-            self.broadcast(
-                &room,
-                member,
-                &ServerMsg::TrackRemoved {
-                    track: format!("t{t}"),
-                },
-            );
+            self.broadcast(&room, member, &ServerMsg::TrackRemoved { track: format!("t{t}") });
         }
         self.broadcast(
             &room,
@@ -1349,9 +1331,10 @@ impl Hub {
                 let Some(m) = self.members.get_mut(&member) else {
                     return;
                 };
-                let (Some(p), Some(srtp)) =
-                    (m.participant, m.peer.as_mut().and_then(|p| p.srtp.as_mut()))
-                else {
+                let (Some(p), Some(srtp)) = (
+                    m.participant,
+                    m.peer.as_mut().and_then(|p| p.srtp.as_mut()),
+                ) else {
                     self.metrics.drop_transport(TransportDrop::SrtpNotReady);
                     return;
                 };
@@ -1405,11 +1388,9 @@ impl Hub {
     }
 
     fn handle_stun(&mut self, now: Instant, from: SocketAddr, buf: &[u8]) {
-        let member = self
-            .by_addr
-            .get(&from)
-            .copied()
-            .or_else(|| local_ufrag_of(buf).and_then(|u| self.by_ufrag.get(u).copied()));
+        let member = self.by_addr.get(&from).copied().or_else(|| {
+            local_ufrag_of(buf).and_then(|u| self.by_ufrag.get(u).copied())
+        });
         let Some(member) = member else {
             self.metrics.drop_transport(TransportDrop::UnknownSender);
             return;

@@ -30,9 +30,7 @@ pub struct Bound {
 #[non_exhaustive]
 pub enum StartError {
     /// A socket could not be bound.
-    #[error(
-        "cannot bind {what} on {addr}: {source} (is another telesfu running? pick another address with --{what})"
-    )]
+    #[error("cannot bind {what} on {addr}: {source} (is another telesfu running? pick another address with --{what})")]
     Bind {
         /// `http` or `media`.
         what: &'static str,

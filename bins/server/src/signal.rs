@@ -305,10 +305,7 @@ pub fn parse(text: &str) -> Result<ClientMsg, ParseError> {
     if text.len() > MAX_MESSAGE {
         return Err(ParseError {
             code: ErrorCode::BadMessage,
-            message: format!(
-                "message is {} bytes; the limit is {MAX_MESSAGE}",
-                text.len()
-            ),
+            message: format!("message is {} bytes; the limit is {MAX_MESSAGE}", text.len()),
             reference: None,
         });
     }
@@ -341,10 +338,7 @@ pub fn parse(text: &str) -> Result<ClientMsg, ParseError> {
     {
         return Err(ParseError {
             code: ErrorCode::BadMessage,
-            message: format!(
-                "e2ee data is {} bytes; the limit is {MAX_E2EE_DATA}",
-                data.len()
-            ),
+            message: format!("e2ee data is {} bytes; the limit is {MAX_E2EE_DATA}", data.len()),
             reference: Some(ty),
         });
     }
@@ -382,10 +376,7 @@ mod tests {
         let e = parse(r#"{"type":"view","track":"t1"}"#).unwrap_err();
         assert_eq!(e.code, ErrorCode::BadMessage);
         assert!(e.message.contains("width"), "{}", e.message);
-        let big = format!(
-            r#"{{"type":"e2ee","data":"{}"}}"#,
-            "x".repeat(MAX_E2EE_DATA + 1)
-        );
+        let big = format!(r#"{{"type":"e2ee","data":"{}"}}"#, "x".repeat(MAX_E2EE_DATA + 1));
         assert_eq!(parse(&big).unwrap_err().code, ErrorCode::BadMessage);
     }
 
@@ -398,10 +389,8 @@ mod tests {
                 resume: None
             }
         );
-        let m = parse(
-            r#"{"type":"offer","sdp":"v=0","mids":{"0":{"source":"camera"},"2":{"track":"t4"}}}"#,
-        )
-        .unwrap();
+        let m = parse(r#"{"type":"offer","sdp":"v=0","mids":{"0":{"source":"camera"},"2":{"track":"t4"}}}"#)
+            .unwrap();
         let ClientMsg::Offer { mids, .. } = m else {
             panic!("not an offer")
         };
