@@ -6,7 +6,12 @@
 //! - `baseline-copy-rewrite`: the physical limit — copy the packet N times and rewrite SSRC,
 //!   sequence number and timestamp in place;
 //! - `rtp-crate`: the peer — what an SFU on webrtc-rs does per subscriber: `Packet::unmarshal`,
-//!   set the header fields, `marshal`.
+//!   set the header fields, `marshal`;
+//! - `limit-with-store`: a second, informative limit for a store-and-forward SFU: the packet is
+//!   first copied into a ring of slots as large as the engine's packet store (retransmissions
+//!   need the bytes after the caller's buffer is gone), then copied out N times and rewritten
+//!   as in the baseline. It does not replace the baseline: the target ratio is against
+//!   `baseline-copy-rewrite`; see docs/bench-forward.md.
 //!
 //! Throughput is in forwarded copies, so criterion reports time per copy. Target: engine <= 2x
 //! the baseline.
@@ -25,6 +30,10 @@ use telesfu_core::{Engine, Input, Ssrc};
 use webrtc_util::marshal::{Marshal, Unmarshal};
 
 const TWCC_ID: u8 = 3;
+/// Packet store slots of the engine under test, and of the `limit-with-store` ring.
+const STORE_SLOTS: usize = 4096;
+/// Bytes per store slot (the engine's largest stored packet).
+const SLOT_BYTES: usize = 1500;
 
 /// A 1200-byte VP8 delta-frame packet with a transport-cc extension.
 fn packet(key: bool) -> Vec<u8> {
@@ -50,7 +59,7 @@ fn bump(p: &mut [u8], i: u32) {
 
 fn engine_with(n: usize, now: Instant) -> (Engine, telesfu_core::ParticipantId) {
     let mut cfg = EngineConfig::default();
-    cfg.packet_store_slots = 4096;
+    cfg.packet_store_slots = STORE_SLOTS;
     let mut e = Engine::new(cfg, now, 1 << 63, 9);
     let room = e.create_room();
     let mut ids = ExtensionIds::default();
@@ -139,6 +148,32 @@ fn forward(c: &mut Criterion) {
                     m.set_sequence_number(i as u16);
                     m.set_timestamp(i * 3000);
                     black_box(&buf[..p.len()]);
+                }
+            });
+        });
+
+        g.bench_with_input(BenchmarkId::new("limit-with-store", n), &n, |b, &n| {
+            let mut p = packet(false);
+            let mut ring = vec![0u8; STORE_SLOTS * SLOT_BYTES];
+            let mut next = 0usize;
+            let mut buf = vec![0u8; 1500];
+            let mut i = 1u32;
+            b.iter(|| {
+                i += 1;
+                bump(&mut p, i);
+                let at = next * SLOT_BYTES;
+                next = (next + 1) % STORE_SLOTS;
+                let stored = &mut ring[at..at + p.len()];
+                stored.copy_from_slice(&p);
+                let stored = &ring[at..at + p.len()];
+                for s in 0..n {
+                    let out = &mut buf[..stored.len()];
+                    out.copy_from_slice(stored);
+                    let mut m = RtpPacketMut::parse(out).unwrap();
+                    m.set_ssrc(1000 + s as u32);
+                    m.set_sequence_number(i as u16);
+                    m.set_timestamp(i * 3000);
+                    black_box(&buf[..stored.len()]);
                 }
             });
         });

@@ -57,6 +57,7 @@ pub struct Vp8Descriptor {
 impl Vp8Descriptor {
     /// Parses the descriptor at the start of an RTP payload, and the VP8 frame header if the
     /// packet starts a frame.
+    #[inline]
     pub fn parse(p: &[u8]) -> Result<Self, DescriptorError> {
         let &b0 = p.first().ok_or(DescriptorError::Truncated)?;
         let mut d = Self {

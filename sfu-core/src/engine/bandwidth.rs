@@ -444,7 +444,7 @@ impl Engine {
         pr: &ProbeOut,
         buf: &mut [u8],
     ) -> Option<usize> {
-        let abs = self.abs_send_time(now);
+        let abs = super::abs_send_time(&mut self.abs_cache, self.epoch, now);
         let s = self.subscriptions.get_mut(pr.subscription.0)?;
         let (rtx_ssrc, rtx_pt) = (s.config.rtx_ssrc?, s.config.rtx_payload_type?);
         let sub_p = self.participants.get_mut(pr.to.0)?;

@@ -62,6 +62,8 @@ pub(crate) struct Forwarder {
     last_in: Option<u64>,
     /// (first input ext seq, offset) pairs: out = in + offset (mod 2^16).
     breakpoints: VecDeque<(u64, i64)>,
+    /// The newest breakpoint's offset (0 before the first): what in-order packets use.
+    offset: i64,
     /// The layer forwarded before the last switch, so its repairs still fill the numbers
     /// reserved for them: (spatial, last input ext seq, ts, picture-ID and TL0PICIDX offsets).
     prev: Option<(u8, u64, u32, u16, u8)>,
@@ -95,6 +97,7 @@ impl Forwarder {
             paused: false,
             last_in: None,
             breakpoints: VecDeque::with_capacity(BREAKPOINTS),
+            offset: 0,
             prev: None,
             prev_breakpoints: VecDeque::with_capacity(BREAKPOINTS),
             last_out_seq: None,
@@ -149,16 +152,19 @@ impl Forwarder {
             self.breakpoints.pop_front();
         }
         self.breakpoints.push_back((from, offset));
+        self.offset = offset;
     }
 
     /// Drop of an in-order packet of the current layer: later packets close the hole.
+    #[inline(never)]
     fn drop_in_order(&mut self, p: &PacketInfo, reason: DropReason) -> Verdict {
-        if let (Some(last), Some(&(_, off))) = (self.last_in, self.breakpoints.back())
+        if let Some(last) = self.last_in
+            && !self.breakpoints.is_empty()
             && p.ext_seq > last
         {
             // Later packets take this one's number; a late packet below it keeps the old
             // offset through the breakpoint list.
-            self.push_breakpoint(p.ext_seq + 1, off - 1);
+            self.push_breakpoint(p.ext_seq + 1, self.offset - 1);
             self.last_in = Some(p.ext_seq);
         }
         Verdict::Drop(reason)
@@ -180,15 +186,19 @@ impl Forwarder {
             .rev()
             .find(|(from, _)| *from <= p.ext_seq)
             .map(|&(_, o)| o)?;
-        let vp8 = p.vp8.and_then(|v| v.picture_id).map(|(id, long)| {
-            let m = if long { 0x7fff } else { 0x7f };
-            (
-                id.wrapping_add(picid_offset) & m,
-                p.vp8
-                    .and_then(|v| v.tl0)
-                    .map(|t| t.wrapping_add(tl0_offset)),
-            )
-        });
+        let vp8 = p
+            .vp8
+            .and_then(|v| v.picture_id)
+            .filter(|_| picid_offset != 0 || tl0_offset != 0)
+            .map(|(id, long)| {
+                let m = if long { 0x7fff } else { 0x7f };
+                (
+                    id.wrapping_add(picid_offset) & m,
+                    p.vp8
+                        .and_then(|v| v.tl0)
+                        .map(|t| t.wrapping_add(tl0_offset)),
+                )
+            });
         Some(Verdict::Forward {
             rewrite: Rewrite {
                 seq: (p.ext_seq as i64 + offset) as u16,
@@ -213,7 +223,45 @@ impl Forwarder {
         }
     }
 
+    /// The forwarding decision for one packet of the track. The steady state (the current
+    /// layer's media, in order) is decided inline; switches, late packets and drops take
+    /// [`Self::on_packet_slow`].
+    #[inline(always)]
     pub(crate) fn on_packet(&mut self, p: &PacketInfo) -> Verdict {
+        if !self.paused
+            && self.current == Some(p.spatial)
+            && !p.padding_only
+            && self.last_in.is_some_and(|last| p.ext_seq > last)
+        {
+            self.decide_temporal(p);
+            if self.dropping_frame {
+                return self.drop_in_order(p, DropReason::TemporalLayer);
+            }
+            self.last_in = Some(p.ext_seq);
+            return self.forward(p, self.offset, false);
+        }
+        self.on_packet_slow(p)
+    }
+
+    /// Temporal filtering of an in-order packet, per frame: decided at the frame's first
+    /// packet. The ceiling rises only at a TL0 frame, which every higher layer can decode
+    /// from.
+    #[inline(always)]
+    fn decide_temporal(&mut self, p: &PacketInfo) {
+        if p.frame_start {
+            if p.temporal == 0 && self.applied_temporal < self.max_temporal {
+                self.applied_temporal = self.max_temporal;
+            }
+            self.decide_frame(p);
+        } else if self.frame_ts != Some(p.ts) {
+            // The frame's first packet was lost (or is late): every packet carries its
+            // frame's temporal layer, so decide from this one.
+            self.decide_frame(p);
+        }
+    }
+
+    #[inline(never)]
+    fn on_packet_slow(&mut self, p: &PacketInfo) -> Verdict {
         if self.paused {
             return Verdict::Drop(DropReason::Paused);
         }
@@ -250,18 +298,7 @@ impl Forwarder {
                 };
             }
         } else {
-            // Temporal filtering, per frame: decided at the frame's first packet. The ceiling
-            // rises only at a TL0 frame, which every higher layer can decode from.
-            if p.frame_start {
-                if p.temporal == 0 && self.applied_temporal < self.max_temporal {
-                    self.applied_temporal = self.max_temporal;
-                }
-                self.decide_frame(p);
-            } else if self.frame_ts != Some(p.ts) {
-                // The frame's first packet was lost (or is late): every packet carries its
-                // frame's temporal layer, so decide from this one.
-                self.decide_frame(p);
-            }
+            self.decide_temporal(p);
             if self.dropping_frame {
                 return self.drop_in_order(p, DropReason::TemporalLayer);
             }
@@ -273,12 +310,16 @@ impl Forwarder {
             },
             _ => {
                 self.last_in = Some(p.ext_seq);
-                match self.breakpoints.back() {
-                    Some(&(_, o)) => o,
-                    None => 0,
-                }
+                self.offset
             }
         };
+        self.forward(p, offset, switched)
+    }
+
+    /// The rewrite of a packet forwarded with `offset` (out = in + offset), updating what
+    /// was sent last.
+    #[inline(always)]
+    fn forward(&mut self, p: &PacketInfo, offset: i64, switched: bool) -> Verdict {
         let out_seq = (p.ext_seq as i64 + offset) as u64;
         if self.last_out_seq.is_none_or(|l| out_seq > l) {
             self.last_out_seq = Some(out_seq);
@@ -289,31 +330,33 @@ impl Forwarder {
             self.last_out_ts = ts;
             self.last_out_at = Some(p.arrival);
         }
-        let vp8 = p.vp8.map(
-            |Vp8Ids {
-                 picture_id: pic,
-                 tl0,
-             }| {
-                let pic = pic.map(|(v, long)| {
-                    let m = if long { 0x7fff } else { 0x7f };
-                    let out = v.wrapping_add(self.picid_offset) & m;
-                    self.last_out_picid = Some(out);
-                    out
-                });
-                let tl0 = tl0.map(|t| {
-                    let out = t.wrapping_add(self.tl0_offset);
-                    self.last_out_tl0 = Some(out);
-                    out
-                });
-                (pic.unwrap_or(0), tl0)
-            },
-        );
+        let mut vp8 = None;
+        if let Some(Vp8Ids {
+            picture_id: pic,
+            tl0,
+        }) = p.vp8
+        {
+            let tl0 = tl0.map(|t| {
+                let out = t.wrapping_add(self.tl0_offset);
+                self.last_out_tl0 = Some(out);
+                out
+            });
+            if let Some((v, long)) = pic {
+                let m = if long { 0x7fff } else { 0x7f };
+                let out = v.wrapping_add(self.picid_offset) & m;
+                self.last_out_picid = Some(out);
+                // With both offsets zero the descriptor goes out as it came in: no rewrite.
+                if self.picid_offset != 0 || self.tl0_offset != 0 {
+                    vp8 = Some((out, tl0));
+                }
+            }
+        }
         Verdict::Forward {
             rewrite: Rewrite {
                 seq: out_seq as u16,
                 ts,
                 marker: p.marker,
-                vp8: vp8.filter(|_| p.vp8.is_some_and(|v| v.picture_id.is_some())),
+                vp8,
                 pad: false,
             },
             switched,

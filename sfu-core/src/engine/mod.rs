@@ -31,8 +31,10 @@ use store::{PacketStore, Rewrite, SendHistory, Sent, SlotMeta, SlotRef, Vp8Offse
 const MAX_RTCP: usize = 1200;
 /// The body of a padding-only packet: three zero bytes and the padding count (RFC 3550 §5.1).
 const PADDING: [u8; 4] = [0, 0, 0, 4];
-/// Recent packets remembered per video encoding for replay at a layer switch.
+/// Recent packets remembered per video encoding for replay at a layer switch. A power of two,
+/// so a sequence number maps to its entry with a mask, not a division.
 const RECENT: usize = 128;
+const _: () = assert!(RECENT.is_power_of_two());
 /// Transport-wide sequence numbers remembered per publisher for feedback.
 const TWCC_WINDOW: usize = 1024;
 
@@ -76,6 +78,7 @@ struct Encoding {
     prev_marker: bool,
     /// Recent packets by extended sequence number (video only): store slot, parsed info,
     /// length and payload length, to replay packets that overtook a keyframe's first packet.
+    /// Its length is a power of two (1 for audio).
     recent: Box<[Option<Recent>]>,
 }
 
@@ -109,6 +112,13 @@ struct HeaderTemplate {
     bytes: [u8; 48],
     /// Header plus extension block header plus fixed items.
     len: u8,
+    /// `len` with the extension block padded to a multiple of four bytes (its length field
+    /// set to match): the whole header when the packet adds no audio level or dependency
+    /// descriptor.
+    padded_len: u8,
+    /// The subscriber's one-byte-form IDs for the per-packet items, if it negotiated them.
+    audio_id: Option<u8>,
+    dd_id: Option<u8>,
     /// The template has an extension block (the subscriber negotiated some extension).
     has_ext: bool,
     twcc_at: Option<u8>,
@@ -121,6 +131,9 @@ impl HeaderTemplate {
         let mut t = Self {
             bytes: [0; 48],
             len: 12,
+            padded_len: 12,
+            audio_id: ids.audio_level.filter(|i| *i < 15),
+            dd_id: ids.dependency_descriptor.filter(|i| *i < 15),
             has_ext: false,
             twcc_at: None,
             abs_at: None,
@@ -162,6 +175,9 @@ impl HeaderTemplate {
             t.abs_at = Some(put(&mut t.bytes, &mut at, id, &[0, 0, 0])?);
         }
         t.len = at as u8;
+        let el = (at - 16).next_multiple_of(4);
+        t.padded_len = (16 + el) as u8;
+        t.bytes[14..16].copy_from_slice(&((el / 4) as u16).to_be_bytes());
         Some(t)
     }
 }
@@ -239,7 +255,6 @@ impl TwccRecorder {
 /// An outgoing media packet waiting in the transmit queue.
 #[derive(Debug, Clone, Copy)]
 struct Out {
-    to: ParticipantId,
     subscription: SubscriptionId,
     slot: SlotRef,
     rewrite: Rewrite,
@@ -341,6 +356,21 @@ pub struct Engine {
     next_bandwidth: Instant,
     probes: VecDeque<ProbeOut>,
     scratch_layers: Vec<Vec<crate::alloc::Layer>>,
+}
+
+/// abs-send-time (6.18 fixed-point seconds, 24 bits) for `now`, cached for the last `now`
+/// (many copies share one `now`).
+fn abs_send_time(cache: &mut Option<(Instant, [u8; 3])>, epoch: Instant, now: Instant) -> [u8; 3] {
+    match *cache {
+        Some((at, v)) if at == now => v,
+        _ => {
+            let us = now.saturating_duration_since(epoch).as_micros() as u64;
+            let b = (((us << 18) / 1_000_000) as u32).to_be_bytes();
+            let v = [b[1], b[2], b[3]];
+            *cache = Some((now, v));
+            v
+        }
+    }
 }
 
 fn twcc_seq(p: &RtpPacket<'_>, ids: &ExtensionIds) -> Option<u16> {
@@ -792,6 +822,7 @@ impl Engine {
         };
         p.bytes_in_interval += contents.len() as u64;
         let ids = p.config.extensions;
+        let rtt = p.rtt.unwrap_or(self.config.initial_rtt);
         if let Some(seq) = twcc_seq(&pkt, &ids) {
             p.twcc_in.record(seq, at_us);
         }
@@ -806,37 +837,53 @@ impl Engine {
             },
         };
         if src.rtx {
-            // RTX (RFC 4588): the original sequence number leads the payload.
-            let payload = pkt.payload();
-            if payload.len() < 2 {
-                self.drop(DropReason::PaddingOnly);
-                return;
-            }
-            let mut buf = [0u8; store::MAX_PACKET];
-            let off = pkt.payload_offset();
-            let len = contents.len() - pkt.padding_len() - 2;
-            if len > buf.len() {
-                self.drop(DropReason::TooLarge);
-                return;
-            }
-            buf[..off].copy_from_slice(&contents[..off]);
-            buf[0] &= !0x20; // padding removed
-            buf[off..len].copy_from_slice(&payload[2..]);
-            let Some(t) = self.tracks.get(src.track.0) else {
-                return;
-            };
-            let Some(ssrc) = t.encodings[usize::from(src.encoding)].ssrc else {
-                self.drop(DropReason::UnknownSsrc);
-                return;
-            };
-            buf[1] = (buf[1] & 0x80) | t.config.payload_type;
-            buf[2..4].copy_from_slice(&payload[..2]);
-            buf[8..12].copy_from_slice(&ssrc.to_be_bytes());
-            if let Ok(inner) = RtpPacket::parse(&buf[..len]) {
-                self.handle_media(now, src, &inner);
-            }
+            self.handle_rtx(now, at_us, rtt, &ids, src, &pkt);
         } else {
-            self.handle_media(now, src, &pkt);
+            self.handle_media(now, at_us, rtt, &ids, src, &pkt);
+        }
+    }
+
+    /// An RTX packet (RFC 4588) from a publisher: unwrapped (the original sequence number
+    /// leads the payload) into a packet of the original stream. Out of line: its 1500-byte
+    /// scratch buffer stays off the media path's stack frame.
+    #[inline(never)]
+    fn handle_rtx(
+        &mut self,
+        now: Instant,
+        at_us: i64,
+        rtt: Duration,
+        ids: &ExtensionIds,
+        src: SourceRef,
+        pkt: &RtpPacket<'_>,
+    ) {
+        let contents = pkt.as_bytes();
+        let payload = pkt.payload();
+        if payload.len() < 2 {
+            self.drop(DropReason::PaddingOnly);
+            return;
+        }
+        let mut buf = [0u8; store::MAX_PACKET];
+        let off = pkt.payload_offset();
+        let len = contents.len() - pkt.padding_len() - 2;
+        if len > buf.len() {
+            self.drop(DropReason::TooLarge);
+            return;
+        }
+        buf[..off].copy_from_slice(&contents[..off]);
+        buf[0] &= !0x20; // padding removed
+        buf[off..len].copy_from_slice(&payload[2..]);
+        let Some(t) = self.tracks.get(src.track.0) else {
+            return;
+        };
+        let Some(ssrc) = t.encodings[usize::from(src.encoding)].ssrc else {
+            self.drop(DropReason::UnknownSsrc);
+            return;
+        };
+        buf[1] = (buf[1] & 0x80) | t.config.payload_type;
+        buf[2..4].copy_from_slice(&payload[..2]);
+        buf[8..12].copy_from_slice(&ssrc.to_be_bytes());
+        if let Ok(inner) = RtpPacket::parse(&buf[..len]) {
+            self.handle_media(now, at_us, rtt, ids, src, &inner);
         }
     }
 
@@ -884,32 +931,31 @@ impl Engine {
         Some(r)
     }
 
-    fn handle_media(&mut self, now: Instant, src: SourceRef, pkt: &RtpPacket<'_>) {
-        let initial_rtt = self.config.initial_rtt;
+    /// One media packet from a publisher (the track's owner, with round-trip time `rtt` and
+    /// extension IDs `owner_ids`), arrived at `now` (`at_us` after the epoch).
+    fn handle_media(
+        &mut self,
+        now: Instant,
+        at_us: i64,
+        rtt: Duration,
+        owner_ids: &ExtensionIds,
+        src: SourceRef,
+        pkt: &RtpPacket<'_>,
+    ) {
         let Some(t) = self.tracks.get_mut(src.track.0) else {
             return;
         };
-        let rtt = self
-            .participants
-            .get(t.owner.0)
-            .and_then(|p| p.rtt)
-            .unwrap_or(initial_rtt);
         let codec = t.config.codec;
-        let owner_ids = self
-            .participants
-            .get(t.owner.0)
-            .map(|p| p.config.extensions)
-            .unwrap_or_default();
         let enc = &mut t.encodings[usize::from(src.encoding)];
-        let epoch = self.epoch;
         let recv = enc
             .recv
-            .get_or_insert_with(|| RecvStream::new(codec.clock_rate(), epoch));
-        let arrival = recv.on_packet(
+            .get_or_insert_with(|| RecvStream::new(codec.clock_rate()));
+        let arrival = recv.on_packet_at(
             pkt.sequence_number(),
             pkt.timestamp(),
             pkt.as_bytes().len(),
             now,
+            at_us as u64,
             rtt,
         );
         if arrival.duplicate {
@@ -1014,8 +1060,8 @@ impl Engine {
         }
         let enc = &mut t.encodings[usize::from(src.encoding)];
         if !codec.is_audio() {
-            let n = enc.recent.len();
-            enc.recent[arrival.ext_seq as usize % n] = Some(Recent {
+            let mask = enc.recent.len() - 1;
+            enc.recent[arrival.ext_seq as usize & mask] = Some(Recent {
                 slot,
                 info,
                 len: len as u16,
@@ -1023,8 +1069,8 @@ impl Engine {
             });
         }
         let newest = enc.recv.as_ref().map_or(arrival.ext_seq, |r| r.newest());
-        for i in 0..t.subscriptions.len() {
-            let sub_id = t.subscriptions[i];
+        let payload_len = usize::from(meta.payload.1);
+        for &sub_id in &t.subscriptions {
             let Some(s) = self.subscriptions.get_mut(sub_id.0) else {
                 continue;
             };
@@ -1039,7 +1085,7 @@ impl Engine {
                 slot,
                 verdict,
                 len,
-                usize::from(meta.payload.1),
+                payload_len,
             );
             if switched {
                 self.stats.layer_switches += 1;
@@ -1061,7 +1107,7 @@ impl Engine {
                         info,
                         len,
                         payload_len: pl,
-                    }) = enc.recent[(e % n) as usize].filter(|r| r.info.ext_seq == e)
+                    }) = enc.recent[(e & (n - 1)) as usize].filter(|r| r.info.ext_seq == e)
                     else {
                         continue;
                     };
@@ -1084,6 +1130,7 @@ impl Engine {
 
     /// Queues a forwarder's verdict on one packet for one subscription.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn deliver(
         stats: &mut EngineStats,
         transmit: &mut VecDeque<Out>,
@@ -1102,16 +1149,11 @@ impl Engine {
                     stats.drops[DropReason::QueueFull.index()] += 1;
                     return;
                 }
-                s.history.record(Sent {
-                    out_seq: rewrite.seq,
-                    slot,
-                    rewrite,
-                });
+                s.history.record(Sent { slot, rewrite });
                 s.stats.packets += 1;
                 s.stats.bytes += len as u64;
                 s.octets = s.octets.wrapping_add(payload_len as u32);
                 transmit.push_back(Out {
-                    to: s.subscriber,
                     subscription: sub_id,
                     slot,
                     rewrite,
@@ -1121,6 +1163,7 @@ impl Engine {
         }
     }
 
+    #[inline(never)]
     fn handle_rtcp(&mut self, now: Instant, from: ParticipantId, contents: &[u8]) {
         for pkt in rtcp::parse_compound(contents) {
             let Ok(pkt) = pkt else {
@@ -1273,11 +1316,10 @@ impl Engine {
             .config
             .rtx_ssrc
             .filter(|_| !sent.rewrite.pad)
-            .map(|_| sent.out_seq);
+            .map(|_| sent.rewrite.seq);
         s.stats.retransmissions += 1;
         self.stats.retransmissions += 1;
         self.transmit.push_back(Out {
-            to: s.subscriber,
             subscription: sub,
             slot: sent.slot,
             rewrite: sent.rewrite,
@@ -1695,11 +1737,16 @@ impl Engine {
             });
         }
         while let Some(out) = self.transmit.pop_front() {
-            if let Some(len) = self.write_media(now, &out, buf) {
+            if self.transmit.is_empty() {
+                // Start the ring over while it is empty, so a queue that drains every round
+                // keeps reusing the same (cached) entries instead of walking its whole capacity.
+                self.transmit.clear();
+            }
+            if let Some((to, len)) = self.write_media(now, &out, buf) {
                 self.stats.rtp_out += 1;
                 self.stats.rtp_bytes_out += len as u64;
                 return Some(Transmit {
-                    to: out.to,
+                    to,
                     len,
                     rtcp: false,
                 });
@@ -1708,107 +1755,100 @@ impl Engine {
         None
     }
 
-    /// Builds one outgoing RTP packet: a fresh header with the subscriber's SSRC, sequence
-    /// number, timestamp and payload type, the extensions the subscriber negotiated (with its
-    /// IDs and a transport-wide sequence number of its own transport), then the payload.
-    fn abs_send_time(&mut self, now: Instant) -> [u8; 3] {
-        match self.abs_cache {
-            Some((at, v)) if at == now => v,
-            _ => {
-                let us = now.saturating_duration_since(self.epoch).as_micros() as u64;
-                // 6.18 fixed-point seconds, 24 bits.
-                let b = (((us << 18) / 1_000_000) as u32).to_be_bytes();
-                let v = [b[1], b[2], b[3]];
-                self.abs_cache = Some((now, v));
-                v
-            }
-        }
-    }
-
     /// Writes one outgoing packet: the fast path from the subscription's header template when
-    /// the packet's own extensions fit the one-byte form, else the general path.
-    fn write_media(&mut self, now: Instant, out: &Out, buf: &mut [u8]) -> Option<usize> {
-        let abs = self.abs_send_time(now);
-        let s = self.subscriptions.get_mut(out.subscription.0)?;
-        let Some(t) = s.template.filter(|_| out.rtx_osn.is_none()) else {
+    /// the packet's own extensions fit the one-byte form, else the general path. Returns the
+    /// transport to send it to and its length.
+    fn write_media(
+        &mut self,
+        now: Instant,
+        out: &Out,
+        buf: &mut [u8],
+    ) -> Option<(ParticipantId, usize)> {
+        let s = self.subscriptions.get(out.subscription.0)?;
+        let Some(t) = s.template.as_ref().filter(|_| out.rtx_osn.is_none()) else {
             return self.write_media_general(now, out, buf);
         };
         let (src, meta) = self.store.get(out.slot)?;
-        let dd = meta
-            .dd
-            .map(|(o, l)| &src[usize::from(o)..usize::from(o) + usize::from(l)]);
-        if dd.is_some_and(|d| d.len() > 16) {
-            return self.write_media_general(now, out, buf);
-        }
-        let sub_p = self.participants.get_mut(s.subscriber.0)?;
-        let ids = sub_p.config.extensions;
-        let audio = ids.audio_level.filter(|i| *i < 15).zip(meta.audio_level);
-        let dd = ids
-            .dependency_descriptor
-            .filter(|i| *i < 15)
-            .zip(dd.filter(|d| !d.is_empty()));
-        let mut el = usize::from(t.len) - 16 * usize::from(t.has_ext);
-        el += audio.map_or(0, |_| 2) + dd.map_or(0, |(_, d)| 1 + d.len());
-        let ext_len = if t.has_ext {
-            4 + el.next_multiple_of(4)
-        } else {
-            0
+        let dd = match meta.dd {
+            Some((o, l)) => {
+                let d = src.get(usize::from(o)..usize::from(o) + usize::from(l))?;
+                if d.len() > 16 {
+                    return self.write_media_general(now, out, buf);
+                }
+                t.dd_id.filter(|_| !d.is_empty()).map(|id| (id, d))
+            }
+            None => None,
         };
+        let audio = t.audio_id.zip(meta.audio_level);
+        let to = s.subscriber;
         let payload = if out.rewrite.pad {
             &PADDING[..]
         } else {
             let po = usize::from(meta.payload.0);
-            &src[po..po + usize::from(meta.payload.1)]
+            src.get(po..po + usize::from(meta.payload.1))?
         };
-        let pl = payload.len();
-        let total = RTP_HEADER_LEN + ext_len + pl;
-        if buf.len() < total {
+        let (hl, extra) = if audio.is_none() && dd.is_none() {
+            (usize::from(t.padded_len), 0)
+        } else {
+            let el = usize::from(t.len) - 16
+                + audio.map_or(0, |_| 2)
+                + dd.map_or(0, |(_, d)| 1 + d.len());
+            (16 + el.next_multiple_of(4), el)
+        };
+        let total = hl + payload.len();
+        let Some(buf) = buf.get_mut(..total) else {
             self.stats.drops[DropReason::TooLarge.index()] += 1;
             return None;
+        };
+        // The template as a whole (fixed size: a few moves, no call), then the per-copy fields.
+        if let Some(h) = buf.get_mut(..48) {
+            h.copy_from_slice(&t.bytes);
+        } else {
+            buf[..hl].copy_from_slice(&t.bytes[..hl]);
         }
-        let tl = usize::from(t.len);
-        buf[..tl].copy_from_slice(&t.bytes[..tl]);
         buf[1] |= u8::from(out.rewrite.marker) << 7;
         buf[2..4].copy_from_slice(&out.rewrite.seq.to_be_bytes());
         buf[4..8].copy_from_slice(&out.rewrite.ts.to_be_bytes());
         if let Some(at) = t.twcc_at {
+            let p = self.participants.get_mut(to.0)?;
             let at = usize::from(at);
-            buf[at..at + 2].copy_from_slice(&sub_p.twcc_out.to_be_bytes());
-            if let Some(bw) = sub_p.bw.as_mut() {
-                bw.bwe.on_packet_sent(now, sub_p.twcc_out, total, None);
+            buf[at..at + 2].copy_from_slice(&p.twcc_out.to_be_bytes());
+            if let Some(bw) = p.bw.as_mut() {
+                bw.bwe.on_packet_sent(now, p.twcc_out, total, None);
             }
-            sub_p.twcc_out = sub_p.twcc_out.wrapping_add(1);
+            p.twcc_out = p.twcc_out.wrapping_add(1);
         }
         if let Some(at) = t.abs_at {
+            let abs = abs_send_time(&mut self.abs_cache, self.epoch, now);
             let at = usize::from(at);
             buf[at..at + 3].copy_from_slice(&abs);
         }
-        let mut at = tl;
-        if let Some((id, v)) = audio {
-            buf[at] = id << 4;
-            buf[at + 1] = v;
-            at += 2;
+        if extra > 0 {
+            let mut at = usize::from(t.len);
+            if let Some((id, v)) = audio {
+                buf[at] = id << 4;
+                buf[at + 1] = v;
+                at += 2;
+            }
+            if let Some((id, d)) = dd {
+                buf[at] = (id << 4) | (d.len() as u8 - 1);
+                buf[at + 1..at + 1 + d.len()].copy_from_slice(d);
+                at += 1 + d.len();
+            }
+            buf[at..hl].fill(0);
+            buf[14..16].copy_from_slice(&(((hl - 16) / 4) as u16).to_be_bytes());
         }
-        if let Some((id, d)) = dd {
-            buf[at] = (id << 4) | (d.len() as u8 - 1);
-            buf[at + 1..at + 1 + d.len()].copy_from_slice(d);
-            at += 1 + d.len();
-        }
-        let pos = RTP_HEADER_LEN + ext_len;
-        if t.has_ext {
-            buf[at..pos].fill(0);
-            buf[14..16].copy_from_slice(&(((ext_len - 4) / 4) as u16).to_be_bytes());
-        }
-        buf[pos..pos + pl].copy_from_slice(payload);
+        let body = &mut buf[hl..];
+        body.copy_from_slice(payload);
         if out.rewrite.pad {
             buf[0] |= 0x20;
-        } else {
-            Self::rewrite_vp8(out, meta, &mut buf[pos..pos + pl]);
+        } else if out.rewrite.vp8.is_some() {
+            Self::rewrite_vp8(out, meta, body);
         }
-        Some(total)
+        Some((to, total))
     }
 
-    fn rewrite_vp8(out: &Out, meta: SlotMeta, payload: &mut [u8]) {
+    fn rewrite_vp8(out: &Out, meta: &SlotMeta, payload: &mut [u8]) {
         if let (Some((picid, tl0)), Some(v)) = (out.rewrite.vp8, meta.vp8) {
             let at = usize::from(v.picture_id);
             if v.long_picture_id {
@@ -1823,8 +1863,17 @@ impl Engine {
         }
     }
 
-    fn write_media_general(&mut self, now: Instant, out: &Out, buf: &mut [u8]) -> Option<usize> {
-        let abs = self.abs_send_time(now);
+    /// Builds one outgoing RTP packet the general way: a fresh header with the subscriber's
+    /// SSRC, sequence number, timestamp and payload type, the extensions the subscriber
+    /// negotiated (with its IDs and a transport-wide sequence number of its own transport),
+    /// then the payload (after the original sequence number when sent as RTX).
+    fn write_media_general(
+        &mut self,
+        now: Instant,
+        out: &Out,
+        buf: &mut [u8],
+    ) -> Option<(ParticipantId, usize)> {
+        let abs = abs_send_time(&mut self.abs_cache, self.epoch, now);
         let s = self.subscriptions.get_mut(out.subscription.0)?;
         let (src, meta) = self.store.get(out.slot)?;
         let sub_p = self.participants.get_mut(s.subscriber.0)?;
@@ -1926,6 +1975,6 @@ impl Engine {
             // VP8 picture ID and TL0PICIDX, at the offsets found when the packet arrived.
             Self::rewrite_vp8(out, meta, &mut buf[pos..pos + payload.len()]);
         }
-        Some(total)
+        Some((s.subscriber, total))
     }
 }

@@ -40,7 +40,6 @@ pub(crate) struct RecvStream {
     /// Interarrival jitter, scaled by 16 (RFC 3550 A.8).
     jitter_q4: u64,
     last_transit: Option<i64>,
-    epoch: Instant,
     pub(crate) last_sr: Option<SrInfo>,
     missing: VecDeque<Missing>,
     pub(crate) bytes: u64,
@@ -59,7 +58,7 @@ pub(crate) struct Arrival {
 }
 
 impl RecvStream {
-    pub(crate) fn new(clock_rate: u32, epoch: Instant) -> Self {
+    pub(crate) fn new(clock_rate: u32) -> Self {
         Self {
             clock_rate,
             max: None,
@@ -69,7 +68,6 @@ impl RecvStream {
             received_prior: 0,
             jitter_q4: 0,
             last_transit: None,
-            epoch,
             last_sr: None,
             missing: VecDeque::with_capacity(MAX_MISSING),
             bytes: 0,
@@ -87,12 +85,15 @@ impl RecvStream {
         }
     }
 
-    pub(crate) fn on_packet(
+    /// Records a packet that arrived at `now`, which is `at_us` microseconds after the engine's
+    /// epoch (the caller has it already: one clock subtraction per packet, not two).
+    pub(crate) fn on_packet_at(
         &mut self,
         seq: u16,
         ts: u32,
         len: usize,
         now: Instant,
+        at_us: u64,
         rtt: Duration,
     ) -> Arrival {
         let ext = self.extend(seq);
@@ -114,7 +115,7 @@ impl RecvStream {
                 if gap as usize >= MAX_MISSING {
                     // A jump this large is a restart, not loss: track nothing before it.
                     self.missing.clear();
-                } else {
+                } else if gap > 0 {
                     let first_nack = now + nack_delay(rtt);
                     for s in max + 1..ext {
                         if self.missing.len() == MAX_MISSING {
@@ -143,9 +144,7 @@ impl RecvStream {
         }
         self.received += 1;
         // Jitter: transit time difference in RTP units.
-        let arrival = now.saturating_duration_since(self.epoch);
-        let arrival_rtp =
-            (arrival.as_micros() as u64 * u64::from(self.clock_rate) / 1_000_000) as i64;
+        let arrival_rtp = (at_us * u64::from(self.clock_rate) / 1_000_000) as i64;
         let transit = arrival_rtp - i64::from(ts);
         if let Some(prev) = self.last_transit
             && a.newest
@@ -252,15 +251,28 @@ mod tests {
         Instant::now()
     }
 
+    fn on(
+        r: &mut RecvStream,
+        t: Instant,
+        seq: u16,
+        ts: u32,
+        len: usize,
+        now: Instant,
+        rtt: Duration,
+    ) -> Arrival {
+        let at_us = now.saturating_duration_since(t).as_micros() as u64;
+        r.on_packet_at(seq, ts, len, now, at_us, rtt)
+    }
+
     #[test]
     fn extends_across_wraparound_and_counts_loss() {
         let t = t0();
         let rtt = Duration::from_millis(100);
-        let mut r = RecvStream::new(90_000, t);
+        let mut r = RecvStream::new(90_000);
         let mut now = t;
         for seq in [65533u16, 65534, 65535, 0, 2, 3] {
             now += Duration::from_millis(10);
-            r.on_packet(seq, 0, 100, now, rtt);
+            on(&mut r, t, seq, 0, 100, now, rtt);
         }
         assert_eq!(r.extend(4), (1 << 16) + 65536 + 4);
         let rb = r.report_block(7, now).unwrap();
@@ -281,19 +293,19 @@ mod tests {
             1
         );
         // The retransmission arrives: recovered, no more NACKs.
-        let a = r.on_packet(1, 0, 100, now + Duration::from_millis(120), rtt);
+        let a = on(&mut r, t, 1, 0, 100, now + Duration::from_millis(120), rtt);
         assert!(a.recovered && !a.duplicate);
         assert_eq!(r.missing_count(), 0);
-        assert!(r.on_packet(1, 0, 100, now, rtt).duplicate);
+        assert!(on(&mut r, t, 1, 0, 100, now, rtt).duplicate);
     }
 
     #[test]
     fn gives_up_after_max_age() {
         let t = t0();
         let rtt = Duration::from_millis(50);
-        let mut r = RecvStream::new(90_000, t);
-        r.on_packet(10, 0, 1, t, rtt);
-        r.on_packet(20, 0, 1, t, rtt);
+        let mut r = RecvStream::new(90_000);
+        on(&mut r, t, 10, 0, 1, t, rtt);
+        on(&mut r, t, 20, 0, 1, t, rtt);
         assert_eq!(r.missing_count(), 9);
         let mut out = [0u16; 64];
         assert_eq!(r.due_nacks(t + Duration::from_millis(30), rtt, &mut out), 9);

@@ -33,12 +33,18 @@ pub(crate) struct Vp8Offsets {
     pub(crate) tl0: Option<u16>,
 }
 
+/// Per-slot bookkeeping, kept together so a lookup touches one entry.
+#[derive(Debug, Clone, Copy, Default)]
+struct SlotHeader {
+    generation: u32,
+    len: u16,
+    meta: SlotMeta,
+}
+
 #[derive(Debug)]
 pub(crate) struct PacketStore {
     data: Box<[u8]>,
-    lens: Box<[u16]>,
-    meta: Box<[SlotMeta]>,
-    generations: Box<[u32]>,
+    slots: Box<[SlotHeader]>,
     next: usize,
 }
 
@@ -47,9 +53,7 @@ impl PacketStore {
         let slots = slots.max(16);
         Self {
             data: vec![0; slots * MAX_PACKET].into_boxed_slice(),
-            lens: vec![0; slots].into_boxed_slice(),
-            meta: vec![SlotMeta::default(); slots].into_boxed_slice(),
-            generations: vec![0; slots].into_boxed_slice(),
+            slots: vec![SlotHeader::default(); slots].into_boxed_slice(),
             next: 0,
         }
     }
@@ -60,32 +64,39 @@ impl PacketStore {
             return None;
         }
         let i = self.next;
-        self.next = (self.next + 1) % self.lens.len();
-        self.generations[i] = self.generations[i].wrapping_add(1);
-        self.lens[i] = packet.len() as u16;
-        self.meta[i] = meta;
+        self.next = if i + 1 == self.slots.len() { 0 } else { i + 1 };
+        let h = self.slots.get_mut(i)?;
+        // Generation 0 is never handed out: it marks an empty send-history entry.
+        h.generation = h.generation.wrapping_add(1).max(1);
+        h.len = packet.len() as u16;
+        h.meta = meta;
+        let generation = h.generation;
         self.data[i * MAX_PACKET..i * MAX_PACKET + packet.len()].copy_from_slice(packet);
         Some(SlotRef {
             index: i as u32,
-            generation: self.generations[i],
+            generation,
         })
     }
 
     /// The packet behind `r`, if its slot has not been reused since.
-    pub(crate) fn get(&self, r: SlotRef) -> Option<(&[u8], SlotMeta)> {
+    #[inline]
+    pub(crate) fn get(&self, r: SlotRef) -> Option<(&[u8], &SlotMeta)> {
         let i = r.index as usize;
-        if *self.generations.get(i)? != r.generation {
+        let h = self.slots.get(i)?;
+        if h.generation != r.generation {
             return None;
         }
-        let data = &self.data[i * MAX_PACKET..i * MAX_PACKET + usize::from(self.lens[i])];
-        Some((data, self.meta[i]))
+        let data = self
+            .data
+            .get(i * MAX_PACKET..i * MAX_PACKET + usize::from(h.len))?;
+        Some((data, &h.meta))
     }
 }
 
-/// What a subscriber was sent under one outgoing sequence number, for answering its NACKs.
+/// What a subscriber was sent under one outgoing sequence number (`rewrite.seq`), for
+/// answering its NACKs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Sent {
-    pub(crate) out_seq: u16,
     pub(crate) slot: SlotRef,
     pub(crate) rewrite: Rewrite,
 }
@@ -96,7 +107,8 @@ pub(crate) struct Rewrite {
     pub(crate) seq: u16,
     pub(crate) ts: u32,
     pub(crate) marker: bool,
-    /// VP8 picture ID and TL0PICIDX to write, if rewritten.
+    /// VP8 picture ID and TL0PICIDX to write, if rewritten (`None` when they go out as they
+    /// came in).
     pub(crate) vp8: Option<(u16, Option<u8>)>,
     /// Send a padding-only packet under this number instead of the media (the packet it was
     /// reserved for turned out to be filtered).
@@ -104,31 +116,45 @@ pub(crate) struct Rewrite {
 }
 
 /// A fixed-size history of what one subscription sent, indexed by outgoing sequence number.
+/// An entry is one plain store (no `Option`): a slot generation of 0 never names a stored
+/// packet (generations start at 1), so it marks an empty entry.
 #[derive(Debug)]
 pub(crate) struct SendHistory {
-    entries: Box<[Option<Sent>]>,
+    entries: Box<[Sent]>,
+    mask: usize,
 }
 
 impl SendHistory {
     /// A history of at least `len` entries (rounded up to a power of two, so an index is a
     /// mask; at most 65536, the sequence-number space).
     pub(crate) fn new(len: usize) -> Self {
+        let len = len.clamp(16, 65536).next_power_of_two();
+        let empty = Sent {
+            slot: SlotRef {
+                index: 0,
+                generation: 0,
+            },
+            rewrite: Rewrite::default(),
+        };
         Self {
-            entries: vec![None; len.clamp(16, 65536).next_power_of_two()].into_boxed_slice(),
+            entries: vec![empty; len].into_boxed_slice(),
+            mask: len - 1,
         }
     }
 
-    fn index(&self, out_seq: u16) -> usize {
-        usize::from(out_seq) & (self.entries.len() - 1)
-    }
-
+    #[inline]
     pub(crate) fn record(&mut self, s: Sent) {
-        let i = self.index(s.out_seq);
-        self.entries[i] = Some(s);
+        let i = usize::from(s.rewrite.seq) & self.mask;
+        if let Some(e) = self.entries.get_mut(i) {
+            *e = s;
+        }
     }
 
     pub(crate) fn lookup(&self, out_seq: u16) -> Option<Sent> {
-        self.entries[self.index(out_seq)].filter(|s| s.out_seq == out_seq)
+        self.entries
+            .get(usize::from(out_seq) & self.mask)
+            .copied()
+            .filter(|s| s.rewrite.seq == out_seq && s.slot.generation != 0)
     }
 }
 
@@ -141,7 +167,7 @@ mod tests {
         let mut s = PacketStore::new(16);
         let m = SlotMeta::default();
         let a = s.insert(b"first", m).unwrap();
-        assert_eq!(s.get(a), Some((&b"first"[..], m)));
+        assert_eq!(s.get(a), Some((&b"first"[..], &m)));
         for _ in 0..16 {
             s.insert(b"x", m).unwrap();
         }
@@ -156,18 +182,21 @@ mod tests {
             index: 0,
             generation: 1,
         };
-        let rw = Rewrite::default();
+        let rw = |seq| Rewrite {
+            seq,
+            ..Rewrite::default()
+        };
+        assert_eq!(h.lookup(0), None, "an empty entry is no packet");
         h.record(Sent {
-            out_seq: 3,
             slot,
-            rewrite: rw,
+            rewrite: rw(3),
         });
+        assert_eq!(h.lookup(3).unwrap().rewrite.seq, 3);
         h.record(Sent {
-            out_seq: 19,
             slot,
-            rewrite: rw,
+            rewrite: rw(19),
         });
         assert_eq!(h.lookup(3), None);
-        assert_eq!(h.lookup(19).unwrap().out_seq, 19);
+        assert_eq!(h.lookup(19).unwrap().rewrite.seq, 19);
     }
 }
