@@ -49,9 +49,13 @@ static GLOBAL: Counting = Counting;
 
 fn simulcast(scale: u64) -> Vec<Layer> {
     let mut out = Vec::new();
-    for (s, (w, h, base)) in [(320, 180, 50_000), (640, 360, 170_000), (1280, 720, 500_000)]
-        .into_iter()
-        .enumerate()
+    for (s, (w, h, base)) in [
+        (320, 180, 50_000),
+        (640, 360, 170_000),
+        (1280, 720, 500_000),
+    ]
+    .into_iter()
+    .enumerate()
     {
         for t in 0..3u8 {
             out.push(Layer {
@@ -92,7 +96,12 @@ fn recomputing_for_the_same_tracks_allocates_nothing() {
     // Warm-up: the first decision and the first recomputation for the same tracks size the
     // scratch space.
     a.allocate(t0, 3_000_000, &tracks, &DefaultHook);
-    a.allocate(t0 + Duration::from_secs(3), 1_500_000, &tracks, &DefaultHook);
+    a.allocate(
+        t0 + Duration::from_secs(3),
+        1_500_000,
+        &tracks,
+        &DefaultHook,
+    );
 
     ALLOCS.store(0, Ordering::Relaxed);
     COUNTING.with(|c| c.set(true));
@@ -101,7 +110,12 @@ fn recomputing_for_the_same_tracks_allocates_nothing() {
     for k in 1..200u64 {
         // Swings of 2x, 6 s apart: every call recomputes (downgrades, holds, upgrades).
         let estimate = if k % 3 == 0 { 1_500_000 } else { 3_000_000 };
-        let d = a.allocate(t0 + Duration::from_secs(6 * k), estimate, &tracks, &DefaultHook);
+        let d = a.allocate(
+            t0 + Duration::from_secs(6 * k),
+            estimate,
+            &tracks,
+            &DefaultHook,
+        );
         let total: u64 = d.iter().map(|d| d.bitrate_bps).sum();
         if last.is_some_and(|l| l != total) {
             changed += 1;
@@ -111,5 +125,9 @@ fn recomputing_for_the_same_tracks_allocates_nothing() {
     }
     COUNTING.with(|c| c.set(false));
     assert!(changed > 50, "the estimate swings must change the decision");
-    assert_eq!(ALLOCS.load(Ordering::Relaxed), 0, "allocations after warm-up");
+    assert_eq!(
+        ALLOCS.load(Ordering::Relaxed),
+        0,
+        "allocations after warm-up"
+    );
 }
