@@ -244,6 +244,8 @@ pub struct Allocator {
     order: Vec<usize>,
     paths: Vec<Vec<Layer>>,
     steps: Vec<Option<usize>>,
+    previous: Vec<Option<(u8, u8)>>,
+    old_state: Vec<TrackState>,
 }
 
 impl Default for Allocator {
@@ -267,6 +269,8 @@ impl Allocator {
             order: Vec::new(),
             paths: Vec::new(),
             steps: Vec::new(),
+            previous: Vec::new(),
+            old_state: Vec::new(),
         }
     }
 
@@ -389,11 +393,11 @@ impl Allocator {
             }
         }
         // 3. Upgrades in rounds, one step per track per round.
-        let previous: Vec<Option<(u8, u8)>> = if same_tracks {
-            self.state.iter().map(|s| s.layer).collect()
-        } else {
-            Vec::new()
-        };
+        self.previous.clear();
+        if same_tracks {
+            self.previous.extend(self.state.iter().map(|s| s.layer));
+        }
+        let previous = &self.previous;
         let holding = self.holding(now);
         loop {
             let mut changed = false;
@@ -429,8 +433,11 @@ impl Allocator {
         // Record, detect downgrades, raise or clear alerts.
         let mut downgraded = false;
         self.decisions.clear();
+        // The last allocation's state moves to scratch; both buffers keep their capacity.
+        std::mem::swap(&mut self.state, &mut self.old_state);
         let mut state = std::mem::take(&mut self.state);
-        let old = std::mem::take(&mut state);
+        state.clear();
+        let old = std::mem::take(&mut self.old_state);
         for (i, t) in tracks.iter().enumerate() {
             let layer = self.steps[i].map(|s| self.paths[i][s]);
             let key = layer.map(|l| (l.spatial, l.temporal));
@@ -473,6 +480,7 @@ impl Allocator {
             });
         }
         self.state = state;
+        self.old_state = old;
         if downgraded && self.last_estimate.is_some_and(|l| estimate < l) {
             self.hold_until = Some(now + self.config.upgrade_hold);
         }
