@@ -89,7 +89,22 @@ fn dermatology_keeps_the_patient_camera_at_640x360_on_500_kbps() {
     );
     let (w, h) = s.resolution.unwrap();
     assert!(w >= 640 && h >= 360, "{:?}", s.resolution);
-    assert!(alerts(&c).is_empty(), "the floor is held: no alert");
+    let ev: Vec<_> = c
+        .sim
+        .events()
+        .iter()
+        .filter(|(_, e)| {
+            matches!(
+                e,
+                Event::QualityAlert { .. } | Event::QualityRestored { .. }
+            )
+        })
+        .map(|(t, e)| (*t - c.sim.start(), e.clone()))
+        .collect();
+    assert!(
+        alerts(&c).is_empty(),
+        "the floor is held: no alert ({ev:?})"
+    );
 }
 
 #[test]

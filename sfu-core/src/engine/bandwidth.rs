@@ -23,7 +23,7 @@ use crate::rtp::RTP_HEADER_LEN;
 const PROBE_PADDING: usize = 255;
 /// Quality alerts wait this long after a subscriber's first feedback: the estimate starts at a
 /// guess and needs a few probe rounds to find the link.
-const ALERT_WARMUP: Duration = Duration::from_secs(3);
+const ALERT_WARMUP: Duration = Duration::from_secs(5);
 /// Probe packets per cluster at most (a cluster is 15 ms at twice the estimate).
 const MAX_PROBE_PACKETS: u64 = 64;
 
@@ -142,6 +142,8 @@ pub(crate) struct SubscriberBandwidth {
     pub(crate) granted: u64,
     /// When feedback first arrived.
     pub(crate) informed_at: Option<Instant>,
+    /// Transport-wide CC negotiated (else REMB only).
+    pub(crate) transport_cc: bool,
 }
 
 impl SubscriberBandwidth {
@@ -161,6 +163,7 @@ impl SubscriberBandwidth {
             informed: false,
             granted: 0,
             informed_at: None,
+            transport_cc,
         }
     }
 }
@@ -246,7 +249,12 @@ impl Engine {
             };
             let Some(bw) = p.bw.as_mut() else { continue };
             bw.bwe.handle_timeout(now);
-            if bw.informed && !p.subscriptions.is_empty() {
+            // With transport-wide CC negotiated, feedback is on its way: allocate from the
+            // estimator's start value meanwhile, so a new subscriber starts low and climbs
+            // instead of getting the top layer into a link nobody has measured. With REMB only,
+            // wait for the first REMB (a receiver may never send one).
+            let start_low = bw.transport_cc;
+            if (bw.informed || start_low) && !p.subscriptions.is_empty() {
                 self.allocate_for(now, pid);
             }
         }

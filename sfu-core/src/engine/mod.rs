@@ -620,14 +620,28 @@ impl Engine {
             config.mid,
         );
         let id = SubscriptionId(self.subscriptions.next_key());
+        // With estimation on and transport-wide feedback coming, video starts on its lowest
+        // layer and the allocator raises it as the estimate grows: the top layer's first
+        // keyframe into an unmeasured link is what freezes a call's first seconds.
+        let allocation = (!codec.is_audio()
+            && p.bw.as_ref().is_some_and(|b| b.transport_cc && !b.informed))
+        .then_some(Alloc {
+            spatial: 0,
+            temporal: u8::MAX,
+            paused: false,
+        });
+        let mut pref = config.preference;
+        if let Some(a) = allocation {
+            pref.max_spatial = pref.max_spatial.min(a.spatial);
+        }
         let mut forwarder = Forwarder::new(codec.clock_rate(), codec.is_audio());
-        forwarder.set_preference(config.preference, layers - 1);
+        forwarder.set_preference(pref, layers - 1);
         let sub = Subscription {
             subscriber,
             track,
             config,
             preference: config.preference,
-            allocation: None,
+            allocation,
             forwarder,
             history: SendHistory::new(self.config.send_history),
             rtx_seq: 0,
