@@ -99,7 +99,7 @@ fn dermatology_keeps_the_patient_camera_at_640x360_on_500_kbps() {
                 Event::QualityAlert { .. } | Event::QualityRestored { .. }
             )
         })
-        .map(|(t, e)| (*t - c.sim.start(), e.clone()))
+        .map(|(t, e)| (*t - c.sim.start(), *e))
         .collect();
     assert!(
         alerts(&c).is_empty(),
