@@ -192,6 +192,9 @@ pub(crate) struct ProbeOut {
     pub(crate) to: ParticipantId,
     pub(crate) subscription: SubscriptionId,
     pub(crate) cluster: ProbeClusterId,
+    /// When to send it: a cluster is paced evenly over its duration, so the estimator reads
+    /// a real sending rate (a burst sent at one instant has none).
+    pub(crate) at: Instant,
 }
 
 impl Engine {
@@ -412,12 +415,12 @@ impl Engine {
             }
         }
         for c in clusters {
-            self.queue_probe(pid, c);
+            self.queue_probe(now, pid, c);
         }
     }
 
     /// Queues a probe cluster as padding packets on one of `pid`'s RTX streams.
-    fn queue_probe(&mut self, pid: ParticipantId, c: crate::bwe::ProbeCluster) {
+    fn queue_probe(&mut self, now: Instant, pid: ParticipantId, c: crate::bwe::ProbeCluster) {
         let Some(p) = self.participants.get(pid.0) else {
             return;
         };
@@ -432,7 +435,10 @@ impl Engine {
         let n = u64::from(c.min_packets)
             .max(c.min_bytes.div_ceil(per))
             .min(MAX_PROBE_PACKETS);
-        for _ in 0..n {
+        // Queued after any cluster still waiting, so clusters never interleave.
+        let start = self.probes.back().map_or(now, |p| p.at.max(now));
+        let step = c.duration / n.max(1) as u32;
+        for i in 0..n {
             if self.probes.len() >= self.config.transmit_queue {
                 break;
             }
@@ -440,6 +446,7 @@ impl Engine {
                 to: pid,
                 subscription: sub,
                 cluster: c.id,
+                at: start + step * i as u32,
             });
         }
     }

@@ -1710,7 +1710,8 @@ impl Engine {
             .min(self.next_nack)
             .min(self.next_speaker);
         Some(if self.config.bandwidth.enabled {
-            t.min(self.next_bandwidth)
+            let t = t.min(self.next_bandwidth);
+            self.probes.front().map_or(t, |p| t.min(p.at))
         } else {
             t
         })
@@ -1739,7 +1740,8 @@ impl Engine {
             }
             self.drop(DropReason::TooLarge);
         }
-        if let Some(pr) = self.probes.pop_front()
+        if self.probes.front().is_some_and(|p| p.at <= now)
+            && let Some(pr) = self.probes.pop_front()
             && let Some(len) = self.write_probe(now, &pr, buf)
         {
             self.stats.rtp_out += 1;
