@@ -177,3 +177,53 @@ fn quality_alert_event_when_a_floor_cannot_be_held() {
         "no quality alert within 1 s of the drop ({first:?})"
     );
 }
+
+#[test]
+fn periodic_dips_are_followed_down_and_back_up() {
+    let mut sim = sim(31, false);
+    let alice = sim.add_client(path(20), path(20));
+    // 2 Mbps with an 800 kbps dip for 2 s every 8 s, from 10 s to 50 s.
+    let mut trace = Vec::new();
+    for k in 0..5u64 {
+        trace.push((Duration::from_secs(10 + 8 * k), 800_000));
+        trace.push((Duration::from_secs(12 + 8 * k), 2_000_000));
+    }
+    let bob = sim.add_client(path(20), link(2_000_000).with_trace(trace));
+    let track = sim.publish(alice, PublisherConfig::vp8()).unwrap();
+    let sub = sim.subscribe(bob, track, LayerPreference::ALL).unwrap();
+    sim.run_until(sim.start() + Duration::from_secs(10));
+    let shown_before = stats(&sim, sub).frames_displayed;
+    let mut low_in_dip = 0;
+    for k in 0..5u64 {
+        let dip = sim.start() + Duration::from_secs(10 + 8 * k);
+        // One second into the dip the engine forwards a layer that fits 800 kbps.
+        sim.run_until(dip + Duration::from_secs(1));
+        let at_most_1 = sim.events().iter().rev().find_map(|(_, e)| match e {
+            Event::LayerSwitched {
+                subscription,
+                spatial,
+            } if *subscription == sub => Some(*spatial),
+            _ => None,
+        });
+        if at_most_1.is_some_and(|s| s <= 1) {
+            low_in_dip += 1;
+        }
+        sim.run_until(dip + Duration::from_secs(8));
+    }
+    let s = stats(&sim, sub);
+    let fps = (s.frames_displayed - shown_before) as f64 / 40.0;
+    let est = sim
+        .engine()
+        .estimate(sim.client(bob).participant())
+        .unwrap_or(0);
+    println!(
+        "dips: fitting layer in {low_in_dip}/5 dips, {fps:.1} fps shown, estimate after {est}, freezes {}",
+        s.freezes
+    );
+    assert!(low_in_dip >= 4, "followed only {low_in_dip} of 5 dips down");
+    assert!(fps >= 25.0, "{fps} fps shown over the dips");
+    assert!(
+        est >= 1_000_000,
+        "no recovery after the dips: estimate {est}"
+    );
+}
