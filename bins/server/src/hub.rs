@@ -44,7 +44,7 @@ use crate::signal::{
 use crate::token::{Role, TokenKey};
 use crate::transport::demux::{DatagramKind, classify};
 use crate::transport::dtls::{DimplServer, DtlsEvent, DtlsIdentity, DtlsTransport};
-use crate::transport::ice::{IceCredentials, IceLite, local_ufrag_of};
+use crate::transport::ice::{IceCredentials, IceLite, IceState, local_ufrag_of};
 use crate::transport::srtp::{SrtpError, SrtpProfile, SrtpSession};
 use telesfu_policy::profiles::{ClinicalProfile, ProfileRegistry};
 
@@ -1648,9 +1648,14 @@ impl Hub {
                 self.tx.truncate(start);
                 break;
             };
+            // No consent (RFC 7675: none for 30 s), no media: the packet is dropped here; a
+            // later valid check restores the path and the subscriber NACKs or asks for a
+            // keyframe.
             let dest = self.by_participant.get(&t.to).and_then(|m| {
                 let p = self.members.get(m)?.peer.as_ref()?;
-                p.ice.selected_remote()
+                (p.ice.state() != IceState::Disconnected)
+                    .then(|| p.ice.selected_remote())
+                    .flatten()
             });
             let srtp = self
                 .by_participant
