@@ -28,6 +28,15 @@ pub fn parse_offer(sdp: &str) -> Result<Offer, SdpError> {
                 max: MAX_LINE_BYTES,
             });
         }
+        // RFC 8866 §5: no CR, LF or NUL inside a line. A lone CR (or any other control
+        // character) would otherwise ride into values the answer echoes (fmtp) and split
+        // the answer's lines.
+        if let Some(b) = line.bytes().find(|b| (b.is_ascii_control() && *b != b'\t')) {
+            return Err(malformed(
+                line_no,
+                format!("control character 0x{b:02x} inside the line"),
+            ));
+        }
         p.line(line_no, line)?;
     }
     p.finish()
@@ -963,6 +972,18 @@ a=rtpmap:111 opus/48000/2\r\n";
             reason(parse_offer(&with_line(9, Some("a=ice-pwd:short")))),
             "line 9: a=ice-pwd is not 22-256 characters of [A-Za-z0-9+/]"
         );
+    }
+
+    #[test]
+    fn control_characters_inside_a_line_are_refused() {
+        // A lone CR inside an fmtp line must not reach the answer (found by the sdp_offer
+        // fuzz target).
+        let offer = MINIMAL.replace(
+            "a=rtpmap:111 opus/48000/2\r\n",
+            "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10\rinjected\r\n",
+        );
+        let e = reason(parse_offer(&offer));
+        assert!(e.contains("control character 0x0d"), "{e}");
     }
 
     #[test]
