@@ -31,7 +31,7 @@ pub fn parse_offer(sdp: &str) -> Result<Offer, SdpError> {
         // RFC 8866 §5: no CR, LF or NUL inside a line. A lone CR (or any other control
         // character) would otherwise ride into values the answer echoes (fmtp) and split
         // the answer's lines.
-        if let Some(b) = line.bytes().find(|b| (b.is_ascii_control() && *b != b'\t')) {
+        if let Some(b) = line.bytes().find(|b| b.is_ascii_control() && *b != b'\t') {
             return Err(malformed(
                 line_no,
                 format!("control character 0x{b:02x} inside the line"),
