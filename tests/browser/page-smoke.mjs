@@ -52,7 +52,7 @@ srv.server.on('upgrade', (req, socket) => {
     const joined = (resumed) => ({
       type: 'joined', participant: 'p1', kid: 256, session: 's1', resumed, room: 'demo', role: 'patient', name: 'Pat',
       peers: resumed ? [{ participant: 'p9', name: 'Ghost', role: 'clinician', kid: 512 }] : [], tracks: resumed ? [REMOTE_TRACK] : [],
-      config: { simulcast: [{ rid: 'f', scaleResolutionDownBy: 1 }, { rid: 'q', scaleResolutionDownBy: 4 }, { rid: 'h', scaleResolutionDownBy: 2 }], e2ee: true },
+      config: { publish: { encodings: [{ rid: 'f', scaleResolutionDownBy: 1 }, { rid: 'q', scaleResolutionDownBy: 4 }, { rid: 'h', scaleResolutionDownBy: 2 }] }, e2ee: true },
     });
     if (m.type === 'join' && m.resume === 's1') {
       c.send(JSON.stringify(joined(true)));

@@ -4,7 +4,7 @@
 //! The hub owns everything a call needs and is driven like the engine it wraps: commands from
 //! the signaling front end ([`Hub::handle_command`]), datagrams from the media socket
 //! ([`Hub::handle_datagram`]), timers ([`Hub::handle_timeout`] at [`Hub::poll_timeout`]). It
-//! reads no clock and touches no socket: datagrams to send collect in [`Hub::transmits`], and
+//! reads no clock and touches no socket: datagrams to send collect in [`Hub::transmit_parts`], and
 //! signaling messages go out through each connection's bounded channel with `try_send` (a
 //! client that does not read its socket is disconnected rather than buffered without limit).
 //! [`crate::media`] runs it on a tokio task next to the UDP socket.
@@ -215,7 +215,6 @@ pub struct Hub {
     by_ufrag: HashMap<String, u64>,
     by_addr: HashMap<SocketAddr, u64>,
     by_participant: BTreeMap<ParticipantId, u64>,
-    by_engine_track: BTreeMap<TrackId, u64>,
     by_sub: BTreeMap<SubscriptionId, (u64, u64)>,
     sessions: BTreeMap<String, u64>,
     http_sessions: BTreeMap<String, u64>,
@@ -303,7 +302,6 @@ impl Hub {
             by_ufrag: HashMap::default(),
             by_addr: HashMap::default(),
             by_participant: BTreeMap::new(),
-            by_engine_track: BTreeMap::new(),
             by_sub: BTreeMap::new(),
             sessions: BTreeMap::new(),
             http_sessions: BTreeMap::new(),
@@ -321,28 +319,16 @@ impl Hub {
 
     // ----- Outputs -----
 
-    /// Datagrams waiting to be sent, in order: `(destination, bytes)`.
-    pub fn transmits(&self) -> impl Iterator<Item = (SocketAddr, &[u8])> + '_ {
-        self.tx_meta
-            .iter()
-            .map(|&(to, start, len)| (to, &self.tx[start..start + len]))
-    }
-
     /// The waiting datagrams as `(destination, start, len)` into one buffer, packed back to
     /// back in order (so runs to one destination can go out as one GSO send).
     pub fn transmit_parts(&self) -> (&[(SocketAddr, usize, usize)], &[u8]) {
         (&self.tx_meta, &self.tx)
     }
 
-    /// Forgets the datagrams returned by [`Hub::transmits`].
+    /// Forgets the datagrams returned by [`Hub::transmit_parts`].
     pub fn clear_transmits(&mut self) {
         self.tx.clear();
         self.tx_meta.clear();
-    }
-
-    /// Whether datagrams are waiting.
-    pub fn has_transmits(&self) -> bool {
-        !self.tx_meta.is_empty()
     }
 
     fn queue_datagram(&mut self, to: SocketAddr, bytes: &[u8]) {
@@ -1088,7 +1074,6 @@ impl Hub {
                         payload_type: codec.payload_type,
                     },
                 );
-                self.by_engine_track.insert(engine_track, id);
                 if let Some(m) = self.members.get_mut(&member) {
                     m.published.insert(mid, (id, codec.clone(), rids));
                 }
@@ -1198,7 +1183,6 @@ impl Hub {
         let subscribed = m.subscribed.remove(mid);
         if let Some((t, _, _)) = published {
             if let Some(track) = self.tracks.remove(&t) {
-                self.by_engine_track.remove(&track.engine);
                 let _ = self.engine.unpublish(track.engine);
                 self.drop_subscriptions_of(t);
             }
@@ -1344,9 +1328,7 @@ impl Hub {
         }
         let mut removed = Vec::new();
         for (t, _, _) in m.published.values() {
-            if let Some(track) = self.tracks.remove(t) {
-                self.by_engine_track.remove(&track.engine);
-            }
+            self.tracks.remove(t);
             self.drop_subscriptions_of(*t);
             removed.push(*t);
         }
@@ -1388,7 +1370,8 @@ impl Hub {
 
     /// Handles one datagram from the media socket. `buf` is decrypted in place.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, buf: &mut [u8]) {
-        match classify(buf) {
+        let kind = classify(buf);
+        match kind {
             DatagramKind::Stun => self.handle_stun(now, from, buf),
             DatagramKind::Dtls => {
                 let Some(member) = self.by_addr.get(&from).copied() else {
@@ -1413,7 +1396,7 @@ impl Hub {
                 self.drain_dtls(member, from);
             }
             DatagramKind::Rtp | DatagramKind::Rtcp => {
-                let rtcp = classify(buf) == DatagramKind::Rtcp;
+                let rtcp = kind == DatagramKind::Rtcp;
                 let Some(member) = self.by_addr.get(&from).copied() else {
                     self.metrics.drop_transport(TransportDrop::UnknownSender);
                     return;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use telesfu_policy::profiles::{ClinicalProfile, EncodingParams, PublisherParams};
+use telesfu_policy::profiles::{ClinicalProfile, PublisherParams};
 
 /// The largest signaling message accepted (bytes).
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -263,10 +263,8 @@ pub struct ClientConfig {
     /// The visit type the room was created for.
     #[serde(rename = "visitType")]
     pub visit_type: String,
-    /// Simulcast encodings, lowest first (`RTCRtpEncodingParameters` field names).
-    pub simulcast: Vec<EncodingParams>,
-    /// Everything the publisher should apply (encodings, degradation preference, capture size,
-    /// hints).
+    /// Everything the publisher should apply: the simulcast encodings, lowest first
+    /// (`RTCRtpEncodingParameters` field names), degradation preference, capture size, hints.
     pub publish: PublisherParams,
     /// Whether E2EE is required.
     pub e2ee: bool,
@@ -275,12 +273,10 @@ pub struct ClientConfig {
 impl ClientConfig {
     /// The configuration of a room run under `profile`.
     pub fn for_profile(profile: &ClinicalProfile, visit_type: &str) -> Self {
-        let publish = profile.publisher_params();
         Self {
             profile: profile.name().to_owned(),
             visit_type: visit_type.to_owned(),
-            simulcast: publish.encodings.clone(),
-            publish,
+            publish: profile.publisher_params(),
             e2ee: true,
         }
     }

@@ -1,6 +1,7 @@
 //! The hub driven through its commands, as the WebSocket front end drives it: joins, offers
 //! from real Chromium 156 SDP, answers, relays, bad input, resume, grace expiry, WHIP errors.
 //! No sockets: outgoing signaling is read from each connection's channel.
+#![cfg(feature = "server")]
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -140,7 +141,13 @@ fn publish_subscribe_and_relay() {
     assert_ne!(pj["kid"], cj["kid"], "KIDs must differ per participant");
     // The room runs the dermatology profile named in the first token.
     assert_eq!(pj["config"]["profile"], "dermatology");
-    assert_eq!(pj["config"]["simulcast"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        pj["config"]["publish"]["encodings"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
     assert_eq!(
         pj["config"]["publish"]["degradationPreference"],
         "maintain-resolution"

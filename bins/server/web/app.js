@@ -452,7 +452,8 @@ function preferCodec(transceiver, kind, mime, send) {
 }
 
 function simulcastEncodings() {
-  const list = S.config && Array.isArray(S.config.simulcast) && S.config.simulcast.length ? S.config.simulcast : DEFAULT_SIMULCAST;
+  const enc = S.config && S.config.publish && S.config.publish.encodings;
+  const list = Array.isArray(enc) && enc.length ? enc : DEFAULT_SIMULCAST;
   return list
     .map((e) => {
       const enc = { rid: String(e.rid), scaleResolutionDownBy: Number(e.scaleResolutionDownBy) || 1 };
