@@ -1,6 +1,7 @@
 //! The crate's one error type.
 
-use crate::{Counter, KeyId, MemberId};
+use crate::mls::identity::CertificateError;
+use crate::{Counter, KeyId};
 
 /// Everything that can go wrong in telesfu-e2ee.
 ///
@@ -54,15 +55,20 @@ pub enum Error {
         /// What is wrong.
         reason: &'static str,
     },
-    /// A key-agreement message is malformed.
-    #[error("malformed key message: {0}")]
-    InvalidKeyMessage(&'static str),
-    /// A signature over a member's ephemeral key did not verify against its identity key:
-    /// somebody (the SFU, the signaling server) may be substituting keys.
-    #[error(
-        "signature of {0} does not verify against its identity key: key substitution suspected"
-    )]
-    InvalidSignature(MemberId),
+    /// The SFU attributes the frame to `sender`, but its KID is another member's: a member
+    /// sealing under someone else's key (RFC 9605 §5.2 keys are known to the whole group).
+    /// Refused before decryption; nothing changed.
+    #[error("{kid} is not a key of {sender}: refused before decryption")]
+    KeyIdNotOfSender {
+        /// The KID the frame carries.
+        kid: KeyId,
+        /// The participant the frame was attributed to.
+        sender: String,
+    },
+    /// No member of the group claims this participant id (not joined yet, left, or claimed
+    /// by two leaves).
+    #[error("no member of the group is participant {0:?}")]
+    UnknownSender(String),
 
     // ----- The caller's use of the API -----
     /// The output buffer cannot hold the result.
@@ -136,9 +142,13 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
-    /// A member is not known to the key-agreement session.
-    #[error("{0} is not a member of this session")]
-    UnknownMember(MemberId),
+    /// The operation needs membership in the MLS group (wait for [`crate::session::Event::Joined`]).
+    #[error("not a member of the group yet")]
+    NotInGroup,
+    /// An MLS operation of this member failed (building a commit, exporting a secret): a local
+    /// fault, not the network's.
+    #[error("MLS: {0}")]
+    Mls(String),
 
     // ----- Configuration -----
     /// The suite ID is not one this build knows.
@@ -154,6 +164,9 @@ pub enum Error {
         /// Backend name.
         provider: &'static str,
     },
+    /// This member's own certificate does not fit its key, room, authority or the time.
+    #[error("this member's certificate is not usable: {0}")]
+    Certificate(CertificateError),
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(&'static str),

@@ -122,20 +122,87 @@ pub fn sframe_open(data: &[u8]) {
     }
 }
 
-/// `key_message`: any bytes as a key-agreement message: decoding never panics, and whatever
-/// decodes re-encodes to the same bytes (every message has exactly one encoding).
-pub fn key_message(data: &[u8]) {
-    use crate::agreement::{Announcement, KeyDelivery, KeyMessage};
-    match KeyMessage::decode(data) {
-        Ok(KeyMessage::Announcement(a)) => {
-            assert_eq!(&a.encode()[..], data);
-            assert_eq!(Announcement::decode(data).as_ref(), Ok(&a));
-        }
-        Ok(KeyMessage::KeyDelivery(d)) => {
-            assert_eq!(&d.encode()[..], data);
-            assert_eq!(KeyDelivery::decode(data).as_ref(), Ok(&d));
-        }
-        Err(_) => {}
+/// `mls_message`: the first byte picks the DS message kind, the rest is its payload, fed to
+/// a member of a one-member group. Nothing panics, and nothing a forger can send without keys
+/// changes the group: the epoch, the roster and the code stay as they were.
+pub fn mls_message(data: &[u8]) {
+    use crate::mls::ds::{FromDs, ToDs};
+    use crate::mls::identity::{Authority, Claims, TrustAnchors};
+    use crate::session::{MemberKey, Session, SessionConfig, SessionParams};
+    use crate::time::Instant;
+    let Some((&selector, payload)) = data.split_first() else {
+        return;
+    };
+    let authority = Authority::from_seed(&[7; 32]);
+    let key = MemberKey::from_seed([1; 32]);
+    let cert = authority
+        .issue(
+            &Claims::new("fuzz", "room", 0, u64::MAX / 2),
+            &key.public_key(),
+        )
+        .expect("short claims");
+    let anchors = TrustAnchors::new([authority.public_key()]);
+    let params = SessionParams::new("room", "p1", anchors, key, cert, [2; 32]);
+    // The harness is the caller here: any instant will do as the start.
+    #[allow(clippy::disallowed_methods)]
+    let now = Instant::now();
+    let unix = core::time::Duration::from_secs(1_800_000_000);
+    let mut s = Session::new(SessionConfig::default(), params, now, unix).expect("valid fixture");
+    s.handle_ds(now, FromDs::GroupState { group_info: None });
+    let Some(ToDs::Create { group_info }) = s.poll_transmit() else {
+        panic!("a member alone creates the group");
+    };
+    s.handle_ds(
+        now,
+        FromDs::GroupState {
+            group_info: Some(group_info),
+        },
+    );
+    assert!(s.is_member());
+    let (epoch, roster, code) = (
+        s.epoch(),
+        s.roster().to_vec(),
+        s.verification_code().map(String::from),
+    );
+    let msg = match selector % 4 {
+        0 => FromDs::Commit {
+            commit: payload.to_vec(),
+        },
+        1 => FromDs::Application {
+            message: payload.to_vec(),
+        },
+        2 => FromDs::Rejected {
+            reason: String::new(),
+            group_info: Some(payload.to_vec()),
+        },
+        _ => FromDs::GroupState {
+            group_info: Some(payload.to_vec()),
+        },
+    };
+    s.handle_ds(now, msg);
+    while s.poll_event().is_some() {}
+    while s.poll_transmit().is_some() {}
+    if selector % 4 < 3 {
+        assert_eq!(s.epoch(), epoch, "a forged message moved the epoch");
+        assert_eq!(
+            s.roster(),
+            &roster[..],
+            "a forged message changed the roster"
+        );
+        assert_eq!(s.verification_code().map(String::from), code);
+    }
+}
+
+/// `certificate`: any bytes as a member certificate: decoding and verifying never panic, and
+/// nothing verifies against an authority that did not sign it.
+pub fn certificate(data: &[u8]) {
+    use crate::mls::identity::{Authority, Certificate, TrustAnchors};
+    if let Ok(c) = Certificate::decode(data) {
+        assert_eq!(c.as_bytes(), data);
+        let anchors = TrustAnchors::new([Authority::from_seed(&[7; 32]).public_key()]);
+        let room = c.claims.room.clone();
+        let _ = c.verify(&anchors, &c.signature_key, &room, Some(0), 0);
+        let _ = c.fingerprint();
     }
 }
 

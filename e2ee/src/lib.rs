@@ -74,7 +74,6 @@
 
 use core::fmt;
 
-pub mod agreement;
 mod context;
 pub mod crypto;
 mod error;
@@ -82,9 +81,11 @@ mod header;
 pub mod key;
 pub mod kid;
 pub mod media;
+pub mod mls;
 mod replay;
 pub mod session;
 mod suite;
+pub mod time;
 
 #[doc(hidden)]
 pub mod fuzz;
@@ -125,9 +126,4 @@ id_type!(
     /// An SFrame counter (CTR): unique per (key, frame), forms the nonce with the key's salt.
     Counter,
     "CTR"
-);
-id_type!(
-    /// A call member, as the embedding product numbers them (e.g. its participant index).
-    MemberId,
-    "member"
 );

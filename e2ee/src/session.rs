@@ -1,523 +1,683 @@
-//! The sans-IO end-to-end-encryption session of one call member: key agreement
-//! ([`crate::agreement`]), sender-key rotation and an SFrame [`Context`] in one state machine.
+//! One call member's end-to-end encryption: an MLS (RFC 9420) group member whose epochs key
+//! SFrame as RFC 9605 §5.2 describes, in one sans-IO state machine.
 //!
-//! # KIDs
+//! # What it promises, against whom
 //!
-//! Every sender's keys live in their own part of the KID space, in the §5.2 layout of
-//! [`MlsKidLayout`] with context 0:
+//! The adversary is the SFU, which also runs the MLS Delivery Service ([`crate::mls::ds`]):
 //!
-//! ```text
-//! KID = (member_id << E) | (generation mod 2^E)        E = SessionConfig::epoch_bits (default 8)
+//! - **Only certified members get keys.** Every member's MLS credential is a certificate from
+//!   an authority the SFU does not hold ([`crate::mls::identity`]); every member checks every
+//!   other member's certificate before its keys reach that member. The roster ([`Session::roster`])
+//!   is the MLS tree, the same for every member: nobody can be in the call without being in it.
+//! - **Forward secrecy and post-compromise security inside a call.** Every join and every
+//!   leave is a commit, so each changes the epoch and every key. A joiner cannot open what
+//!   was sent before it joined; a leaver cannot open what is sent after. Each member also
+//!   refreshes its own leaf every [`SessionConfig::update_interval`] (default 30 minutes).
+//! - **No replay of key material.** Commits are bound to their epoch: an old one is refused
+//!   and changes nothing. Chat is MLS application data (each key used once) with a per-sender
+//!   sequence number that shows drops and reordering ([`ChatOrder`]).
+//! - **One sender cannot speak for, or silence, another.** Each sender has its own receive
+//!   context, and a frame opens only in the context of the participant the SFU says sent it,
+//!   so a frame under another member's KID is refused before any decryption or replay state
+//!   is touched. (SFrame with MLS keys authenticates the group, not the sender, RFC 9605
+//!   §9.5: a member *colluding with the SFU* can still forge another member's media. This is
+//!   a property of §5.2, documented in `docs/threat-model.md`.)
+//! - **A verification code that cannot be ground.** [`Session::verification_code`] is derived
+//!   from the MLS epoch authenticator, a secret of the epoch that only members know; the SFU
+//!   cannot choose or even see it. Equal codes on two screens mean the same group state.
+//!
+//! # Keys (RFC 9605 §5.2)
+//!
+//! For every epoch: `base_key = MLS-Exporter("SFrame 1.0 Base Key", "", Nk)`, and a sender at
+//! leaf index L uses `KID = (L << E) | (epoch mod 2^E)` ([`MlsKidLayout`], context 0, S bits of
+//! leaf index). A new epoch's keys are installed at once for receiving; this member seals with
+//! its new key [`SessionConfig::switch_delay`] later (every member processes the same commit
+//! at about the same moment, so receivers hold the key before the first frame under it) and
+//! emits [`Event::SendKeyChanged`] (send a keyframe). Keys of a replaced epoch stay for
+//! [`SessionConfig::grace_period`] after that for frames in flight, then are erased. Keys of
+//! an epoch that shares its low E bits with the new one go at once (§5.2).
+//!
+//! # The contract
+//!
+//! - Feed: [`Session::handle_ds`] with every [`FromDs`] message in the order the DS sent them,
+//!   [`Session::participant_left`] when signaling says a participant left, and
+//!   [`Session::handle_timeout`] at [`Session::poll_timeout`].
+//! - Drain after each call, in this order: [`Session::poll_transmit`] (send each [`ToDs`] to
+//!   the DS, in order), then [`Session::poll_event`].
+//! - Media: [`Session::seal_frame`] and [`Session::open_frame`] (the latter names the
+//!   participant the SFU attributes the frame to). Chat: [`Session::send_chat`].
+//! - `now` only moves forward (an earlier `now` is taken as the latest seen). A timeout that
+//!   fires early is a no-op.
+//! - Bad bytes from the network never panic and never change state: they give
+//!   [`Event::Refused`] (handshake) or an `Err` (media).
+//!
+//! ```no_run
+//! use std::time::{Duration, Instant};
+//! use telesfu_e2ee::session::{Session, SessionConfig, SessionParams, MemberKey};
+//! use telesfu_e2ee::mls::identity::TrustAnchors;
+//! use telesfu_e2ee::mls::ds::FromDs;
+//!
+//! # fn demo(anchors: TrustAnchors, certificate: Vec<u8>, seed: [u8; 32], rng_seed: [u8; 32],
+//! #         from_ds: FromDs, unix_now: Duration) -> Result<(), telesfu_e2ee::Error> {
+//! let key = MemberKey::from_seed(seed);
+//! // ... the vendor's backend certifies key.public_key() for this room ...
+//! let params = SessionParams::new("visit-42", "p3", anchors, key, certificate, rng_seed);
+//! let now = Instant::now();
+//! let mut s = Session::new(SessionConfig::default(), params, now, unix_now)?;
+//! s.handle_ds(now, from_ds);
+//! while let Some(msg) = s.poll_transmit() { /* send `msg` to the DS */ let _ = msg; }
+//! while let Some(ev) = s.poll_event() { println!("{ev:?}"); }
+//! # Ok(()) }
 //! ```
-//!
-//! The member id is the product's number for the member (its participant index), so it must be
-//! below `2^(63 - E)`; small ids give short SFrame headers (ids below 256 with E = 8 give a
-//! 2-byte KID). A receiver accepts a key only under the KID its sender's id and the
-//! generation dictate, so no member can install a key in another sender's KID space. At most
-//! three generations per sender are live at once, far below `2^E`, and a new generation
-//! evicts any older one that shares its low E bits (as §5.2 requires).
-//!
-//! # Rotation
-//!
-//! - **First key**: made when the first other member is added, and used at once (nobody
-//!   holds an older one to fall back on).
-//! - **Periodic**: every [`SessionConfig::rotation_interval`] (default 30 min) after the last
-//!   new key.
-//! - **Leave**: [`Session::remove_member`] makes a fresh random key and delivers it to the
-//!   remaining members only. Ratcheting would not do: the leaver can ratchet too.
-//! - **Join** ([`SessionConfig::rotate_on_join`], default on): a joiner gets a fresh key that
-//!   nothing was sealed under before it joined, never the current one, so a joiner cannot
-//!   decrypt media the server may have recorded before it arrived (in a consultation, what the
-//!   patient said before an interpreter or a second clinician was brought in). The cost is
-//!   one extra delivery per member per join and [`SessionConfig::switch_delay`] before the
-//!   joiner can decrypt us. A §5.1 ratchet would save the deliveries but needs the
-//!   step-in-KID layout and receivers that ratchet on unknown KIDs; calls are small, so a fresh
-//!   key is the simpler sound choice. Joins that land while a new key is still pending share
-//!   it. With the option off, a joiner gets the current key (and any pending one).
-//! - **Switch**: a new key is delivered at once but sealed with only after
-//!   [`SessionConfig::switch_delay`] (default 2 s: deliveries are ~100-byte messages on the
-//!   signalling path, and Zoom waits about as long), so receivers have it before the first
-//!   frame under it. On the switch [`Event::SendKeyChanged`] tells the product to send a
-//!   keyframe (RFC 9605 §6.2).
-//! - **Grace**: an old key stays installed for [`SessionConfig::grace_period`] (default 10 s)
-//!   after the switch, so frames in flight still open; then it is removed from the context,
-//!   which erases it. A receiver cannot see the sender's switch, so it removes a sender's
-//!   previous key `switch_delay + grace_period` after the new one arrived (members of one call
-//!   share one configuration). A leaver's keys go `grace_period` after its removal.
-//!
-//! # Relay requirements
-//!
-//! The relay (the SFU's signalling path) carries [`Transmit`] payloads as opaque bytes to
-//! [`Transmit::destination`], and keeps each sender's messages in order: a member announces a
-//! new ephemeral key before it sends deliveries sealed under it.
 
 use core::fmt;
+use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::time::{Duration, Instant};
 
-use rand_core::CryptoRng;
+use hkdf::Hkdf;
+use mls_rs::client_builder::{BaseConfig, WithCryptoProvider, WithIdentityProvider, WithMlsRules};
+use mls_rs::group::{CommitEffect, ReceivedMessage};
+use mls_rs::identity::SigningIdentity;
+use mls_rs::time::MlsTime;
+use mls_rs::{Client, ExtensionList, Group, MlsMessage};
+use mls_rs_core::extension::{Extension, ExtensionType};
+use sha2::Sha256;
+use zeroize::Zeroizing;
 
-use crate::agreement::{
-    Announcement, CallId, DeliveryInfo, EphemeralKey, KeyDelivery, KeyMessage, PairwiseKek,
-    SafetyEntry, SafetyNumber, SenderBaseKey, SigningKey, VerifyingKey,
-};
 use crate::kid::MlsKidLayout;
-use crate::{CipherSuite, Context, ContextConfig, Error, KeyId, MemberId};
+use crate::media::{self, Codec};
+use crate::mls::ds::{FromDs, ToDs};
+use crate::mls::identity::{Certificate, CertificateIdentity, TrustAnchors};
+use crate::mls::provider::{Drbg, MLS_SUITE, MlsCrypto, signature_secret_key};
+use crate::mls::rules::Rules;
+use crate::time::Instant;
+use crate::{CipherSuite, Context, ContextConfig, Error, KeyId, Opened};
 
-/// Most key generations of one sender installed at once (current, previous in its grace
-/// period, and a newer one not yet sealed with).
-const MAX_LIVE_GENERATIONS: usize = 3;
+type Config = WithMlsRules<
+    Rules,
+    WithIdentityProvider<CertificateIdentity, WithCryptoProvider<MlsCrypto, BaseConfig>>,
+>;
+type MlsClient = Client<Config>;
+type MlsGroup = Group<Config>;
 
-/// How a [`Session`] behaves. Build with [`SessionConfig::new`], then change fields.
+/// The RFC 9605 §5.2 exporter label.
+const SFRAME_LABEL: &[u8] = b"SFrame 1.0 Base Key";
+/// The leaf-node extension carrying a member's participant id (private-use type: mls-rs
+/// cannot carry RFC 9420's `application_id`, which must be listed in capabilities and must not
+/// be, both at once).
+pub const PARTICIPANT_EXTENSION: u16 = 0xF7E2;
+/// Chat plaintext format version.
+const CHAT_VERSION: u8 = 1;
+/// The longest chat text (bytes of UTF-8).
+pub const MAX_CHAT_LEN: usize = 4096;
+
+/// How a [`Session`] behaves. `Default` gives the documented defaults; change fields after.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SessionConfig {
-    /// The SFrame context: suite, crypto backend, replay window, key capacity.
-    /// `max_keys` must be at least `3 * max_members + 2`.
+    /// The SFrame suite, replay window and crypto backend of the media contexts.
     pub context: ContextConfig,
-    /// E: low KID bits that hold the key generation (1-16). Default 8.
+    /// E: low epoch bits in a KID (1-16). Default 4: 16 epochs in flight can be told apart;
+    /// at most three are ever installed.
     pub epoch_bits: u8,
-    /// A new send key after this long with no other new key. Default 30 minutes.
-    pub rotation_interval: Duration,
-    /// How long a new send key is delivered but not yet sealed with. Default 2 s.
+    /// S: leaf-index bits in a KID. Default 6 (64 leaves); `max_members` must fit.
+    pub sender_bits: u8,
+    /// Most members of the group; commits beyond it are refused by every member. Default 32.
+    pub max_members: usize,
+    /// How long after a new epoch this member goes on sealing with the previous key. Default 1 s.
     pub switch_delay: Duration,
     /// How long a replaced key still opens frames in flight. Default 10 s.
     pub grace_period: Duration,
-    /// Give each joiner a fresh key rather than the current one. Default on (see the
-    /// [module docs](self)).
-    pub rotate_on_join: bool,
-    /// Most other members at once. Default 32.
-    pub max_members: usize,
-    /// Bound of the outgoing message queue; beyond it messages are dropped and counted.
+    /// This member refreshes its leaf (an empty commit with a path) after this long without a
+    /// commit of its own. Default 30 minutes.
+    pub update_interval: Duration,
+    /// When a participant leaves, the remaining member at rank r (by leaf index) commits the
+    /// removal after r times this, unless someone did first. Default 1 s.
+    pub removal_stagger: Duration,
+    /// A commit or join the DS has not answered after this long is given up and the DS
+    /// asked for its state. Default 10 s.
+    pub commit_timeout: Duration,
+    /// Slack for certificate validity windows (clock differences). Default 5 minutes.
+    pub certificate_skew: Duration,
+    /// Bound of the transmit and event queues; beyond it the oldest are dropped and counted.
     /// Default 1024.
-    pub max_queued_messages: usize,
-    /// Bound of the event queue; beyond it events are dropped and counted. Default 1024.
-    pub max_queued_events: usize,
+    pub max_queued: usize,
 }
 
-impl SessionConfig {
-    /// Defaults for `suite`. Raises the context's `max_keys` to what 32 members need.
-    pub fn new(suite: CipherSuite) -> Self {
-        let mut context = ContextConfig::new(suite);
-        let max_members = 32;
-        context.max_keys = context.max_keys.max(keys_needed(max_members));
+impl Default for SessionConfig {
+    fn default() -> Self {
         Self {
-            context,
-            epoch_bits: 8,
-            rotation_interval: Duration::from_secs(30 * 60),
-            switch_delay: Duration::from_secs(2),
+            context: ContextConfig::new(CipherSuite::Aes128GcmSha256),
+            epoch_bits: 4,
+            sender_bits: 6,
+            max_members: 32,
+            switch_delay: Duration::from_secs(1),
             grace_period: Duration::from_secs(10),
-            rotate_on_join: true,
-            max_members,
-            max_queued_messages: 1024,
-            max_queued_events: 1024,
+            update_interval: Duration::from_secs(30 * 60),
+            removal_stagger: Duration::from_secs(1),
+            commit_timeout: Duration::from_secs(10),
+            certificate_skew: Duration::from_secs(300),
+            max_queued: 1024,
         }
     }
 }
 
-impl fmt::Debug for SessionConfig {
+/// A member's MLS signature key (Ed25519), from a 32-byte seed the caller draws. Its public
+/// half is what the authority certifies.
+pub struct MemberKey {
+    seed: Zeroizing<[u8; 32]>,
+}
+
+impl fmt::Debug for MemberKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionConfig")
-            .field("suite", &self.context.suite)
-            .field("max_keys", &self.context.max_keys)
-            .field("epoch_bits", &self.epoch_bits)
-            .field("rotation_interval", &self.rotation_interval)
-            .field("switch_delay", &self.switch_delay)
-            .field("grace_period", &self.grace_period)
-            .field("rotate_on_join", &self.rotate_on_join)
-            .field("max_members", &self.max_members)
-            .field("max_queued_messages", &self.max_queued_messages)
-            .field("max_queued_events", &self.max_queued_events)
-            .finish()
-    }
-}
-
-fn keys_needed(max_members: usize) -> usize {
-    max_members
-        .saturating_mul(MAX_LIVE_GENERATIONS)
-        .saturating_add(2)
-}
-
-/// Where a [`Transmit`] goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Destination {
-    /// One member.
-    Member(MemberId),
-    /// Every other member of the call.
-    AllMembers,
-}
-
-/// A key message to relay.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Transmit {
-    /// Who gets it.
-    pub destination: Destination,
-    /// The encoded message ([`crate::agreement`] wire format), opaque to the relay.
-    pub payload: Vec<u8>,
-}
-
-/// Why this member made a new send key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum RotationReason {
-    /// The first key, made when the first other member was added.
-    First,
-    /// [`SessionConfig::rotation_interval`] passed.
-    Periodic,
-    /// A member joined ([`SessionConfig::rotate_on_join`]).
-    MemberJoined(MemberId),
-    /// A member left.
-    MemberLeft(MemberId),
-    /// [`Session::request_rotation`].
-    Requested,
-}
-
-/// Something the product may want to know or show.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Event {
-    /// A member's announcement verified against its identity key: its ephemeral key is bound
-    /// to it (again, after a refresh, with a higher `seq`).
-    MemberVerified {
-        /// The member.
-        member: MemberId,
-        /// Its announcement sequence number.
-        seq: u32,
-    },
-    /// A sender's key was installed and now opens its frames.
-    ReceiveKeyInstalled {
-        /// The sender.
-        sender: MemberId,
-        /// The sender's key generation.
-        generation: u64,
-        /// The KID its frames carry.
-        kid: KeyId,
-    },
-    /// A key was removed from the context and erased (grace over, or superseded).
-    KeyRemoved {
-        /// Whose key it was (possibly this member's own send key).
-        sender: MemberId,
-        /// Its KID.
-        kid: KeyId,
-    },
-    /// This member made a new send key and delivered it; it seals with it from `switch_at`.
-    RotationStarted {
-        /// The new key's generation.
-        generation: u64,
-        /// Its KID.
-        kid: KeyId,
-        /// Why.
-        reason: RotationReason,
-        /// When sealing switches to it.
-        switch_at: Instant,
-    },
-    /// This member now seals with a new key ([`Session::current_send_kid`]). Send a keyframe
-    /// now (RFC 9605 §6.2).
-    SendKeyChanged {
-        /// The key's generation.
-        generation: u64,
-        /// Its KID.
-        kid: KeyId,
-    },
-    /// The call's safety number changed (a member's keys changed, or membership did).
-    SafetyNumberChanged(SafetyNumber),
-    /// Making a new send key failed; it is retried after `switch_delay`. Until it succeeds,
-    /// a member that left may still decrypt this member's frames.
-    RotationFailed(Error),
-    /// An announcement that arrived before its member was added failed when the member was
-    /// added.
-    DeferredMessageRejected(Error),
-}
-
-struct OwnKey {
-    generation: u64,
-    kid: KeyId,
-    key: SenderBaseKey,
-}
-
-struct Pending {
-    key: OwnKey,
-    switch_at: Instant,
-}
-
-struct PeerEphemeral {
-    seq: u32,
-    public: [u8; 32],
-    kek: PairwiseKek,
-}
-
-struct RecvKey {
-    generation: u64,
-    kid: KeyId,
-}
-
-struct Peer {
-    identity: VerifyingKey,
-    ephemeral: Option<PeerEphemeral>,
-    /// Oldest generation of our keys this member may receive.
-    min_generation: u64,
-    /// Installed receive keys, oldest generation first.
-    recv: Vec<RecvKey>,
-}
-
-/// The E2EE session of one member in one call.
-///
-/// # Contract
-///
-/// A `Session` does no I/O and reads no clock; the product drives it:
-///
-/// - **Getters** ([`Session::current_send_kid`], [`Session::safety_number`],
-///   [`Session::context`], ...) change nothing.
-/// - **Input**: [`Session::add_member`] and [`Session::remove_member`] when the product's
-///   signalling says a member joined or left; [`Session::handle_message`] for every key message
-///   the relay delivers; [`Session::handle_timeout`] when the instant from
-///   [`Session::poll_timeout`] is reached. [`Session::request_rotation`] and
-///   [`Session::refresh_ephemeral`] on the product's decision.
-/// - **Drain** after every input, in this order: [`Session::poll_message`] until `None`
-///   (send each [`Transmit`] through the relay), then [`Session::poll_event`] until `None`,
-///   then [`Session::poll_timeout`] to re-arm the one timer.
-/// - **Media**: [`Session::context_mut`] seals (under [`Session::current_send_kid`]) and opens
-///   frames. Use it for `seal` and `open` only: the session owns which keys are installed.
-///
-/// Every input takes `now`, which only moves forward; an earlier `now` is taken as the latest
-/// seen. A timeout that arrives early or twice is a no-op. Randomness (ephemeral keys, base
-/// keys, nonces) comes from the RNG the caller passes to [`Session::new`], so a seeded RNG
-/// replays a whole session exactly.
-///
-/// An input that returns `Err` was refused: a malformed, forged or misrouted message, or a
-/// bad call, changes nothing.
-pub struct Session<R> {
-    call: CallId,
-    me: MemberId,
-    identity: SigningKey,
-    identity_public: VerifyingKey,
-    rng: R,
-    context: Context,
-    layout: MlsKidLayout,
-
-    rotation_interval: Duration,
-    switch_delay: Duration,
-    grace_period: Duration,
-    rotate_on_join: bool,
-    max_members: usize,
-    max_keys: usize,
-    max_queued_messages: usize,
-    max_queued_events: usize,
-
-    now: Instant,
-    ephemeral: EphemeralKey,
-    announcement: Announcement,
-    members: BTreeMap<MemberId, Peer>,
-    /// Announcements from members not added yet, latest per member.
-    parked: BTreeMap<MemberId, Announcement>,
-
-    current: Option<OwnKey>,
-    pending: Option<Pending>,
-    next_generation: u64,
-    next_rotation_at: Option<Instant>,
-
-    /// Keys to remove, by time; `removal_at` indexes it by KID.
-    removals: BTreeSet<(Instant, KeyId)>,
-    removal_at: BTreeMap<KeyId, Instant>,
-    /// Keys this session installed in the context.
-    installed: usize,
-
-    safety: SafetyNumber,
-    outgoing: VecDeque<Transmit>,
-    events: VecDeque<Event>,
-    dropped_messages: u64,
-    dropped_events: u64,
-    dropped_parked: u64,
-}
-
-impl<R> fmt::Debug for Session<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Session")
-            .field("call", &self.call)
-            .field("me", &self.me)
-            .field("members", &self.members.keys().collect::<Vec<_>>())
-            .field("current_send_kid", &self.current.as_ref().map(|k| k.kid))
+        f.debug_struct("MemberKey")
             .field(
-                "pending_send_kid",
-                &self.pending.as_ref().map(|p| p.key.kid),
+                "public",
+                &crate::mls::identity::fingerprint(&self.public_key()),
             )
-            .field("safety_number", &self.safety)
-            .field("queued_messages", &self.outgoing.len())
-            .field("queued_events", &self.events.len())
             .finish_non_exhaustive()
     }
 }
 
-impl<R: CryptoRng> Session<R> {
-    /// A session for member `me` in the call named by `call_binding` (see
-    /// [`CallId::from_binding`]), with the member's long-term `identity` key. Makes the first
-    /// ephemeral key from `rng`; the session keeps `rng` for all later randomness.
+impl MemberKey {
+    /// The key for `seed`.
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        Self {
+            seed: Zeroizing::new(seed),
+        }
+    }
+
+    /// The 32-byte Ed25519 public key to certify.
+    pub fn public_key(&self) -> [u8; 32] {
+        let (_, public) = signature_secret_key(&self.seed);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(public.as_bytes());
+        out
+    }
+}
+
+/// Who this member is and what it trusts.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct SessionParams {
+    /// The room: certificates of every member must name it.
+    pub room: String,
+    /// This member's participant id on the SFU (how signaling and media name it). Carried in
+    /// its leaf (extension [`PARTICIPANT_EXTENSION`]), signed by its key, so other members can tell which
+    /// leaf a track's frames must come from.
+    pub participant: String,
+    /// The authority keys whose certificates this member accepts (shipped with the client).
+    pub anchors: TrustAnchors,
+    /// This member's signature key.
+    pub key: MemberKey,
+    /// The authority's certificate for `key`.
+    pub certificate: Vec<u8>,
+    /// 32 bytes from a cryptographic source: seeds all MLS randomness.
+    pub rng_seed: [u8; 32],
+}
+
+impl SessionParams {
+    /// All the parameters.
+    pub fn new(
+        room: &str,
+        participant: &str,
+        anchors: TrustAnchors,
+        key: MemberKey,
+        certificate: Vec<u8>,
+        rng_seed: [u8; 32],
+    ) -> Self {
+        Self {
+            room: room.into(),
+            participant: participant.into(),
+            anchors,
+            key,
+            certificate,
+            rng_seed,
+        }
+    }
+}
+
+/// One member of the group, as every member sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RosterEntry {
+    /// MLS leaf index.
+    pub leaf: u32,
+    /// The participant id its leaf claims (how the SFU names it), if any.
+    pub participant: Option<String>,
+    /// Verified by the authority: the person's stable id.
+    pub subject: String,
+    /// Verified: display name.
+    pub name: String,
+    /// Verified: role.
+    pub role: String,
+    /// Verified: tenant.
+    pub tenant: String,
+    /// Fingerprint of the member's signature key.
+    pub fingerprint: String,
+    /// This member.
+    pub is_self: bool,
+}
+
+/// Where a chat message falls in its sender's sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChatOrder {
+    /// The next one expected.
+    InOrder,
+    /// Later than expected: `missing` messages from this sender did not arrive (yet).
+    AfterGap {
+        /// How many were skipped.
+        missing: u64,
+    },
+    /// Earlier than one already shown: delivered late (reordered on the way).
+    Late,
+}
+
+/// A chat message from another member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChatMessage {
+    /// Its sender, authenticated by MLS.
+    pub from: RosterEntry,
+    /// The sender's sequence number (1 for its first message in this call).
+    pub seq: u64,
+    /// The sender's clock when sent (milliseconds since the Unix epoch; not verified).
+    pub sent_at_ms: u64,
+    /// The text.
+    pub text: String,
+    /// Where it falls in the sender's sequence.
+    pub order: ChatOrder,
+}
+
+/// What kind of DS message was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RefusedKind {
+    /// A commit (a forged, replayed, uncertified or out-of-policy change of the group).
+    Commit,
+    /// A GroupInfo (to create or join from).
+    GroupInfo,
+    /// An application (chat) message.
+    Application,
+}
+
+/// Why the group moved to a new epoch, from this member's view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EpochChange {
+    /// The new epoch.
+    pub epoch: u64,
+    /// Members that came in.
+    pub added: Vec<RosterEntry>,
+    /// Members that went.
+    pub removed: Vec<RosterEntry>,
+    /// The leaf that committed (None when this member created the group).
+    pub committer: Option<u32>,
+    /// The verification code of the new epoch.
+    pub code: String,
+}
+
+/// Something the product shows or acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// This member is now in the group (created it, or its join was accepted).
+    Joined {
+        /// The epoch.
+        epoch: u64,
+        /// It created the group.
+        created: bool,
+    },
+    /// A new epoch: new keys; roster and code may have changed.
+    EpochChanged(EpochChange),
+    /// Sealing switched to a new key: a good moment for a keyframe (RFC 9605 §6.2).
+    SendKeyChanged {
+        /// The new KID.
+        kid: KeyId,
+        /// Its epoch.
+        epoch: u64,
+    },
+    /// A message from the DS was refused; nothing changed.
+    Refused {
+        /// What it was.
+        kind: RefusedKind,
+        /// Why (for logs).
+        reason: String,
+    },
+    /// A chat message.
+    Chat(ChatMessage),
+    /// This member is no longer in the group (the others removed it, or it fell behind); it
+    /// asks the DS for the group and joins again by itself.
+    Removed {
+        /// The epoch it was at.
+        epoch: u64,
+    },
+    /// Two leaves claim the same participant id: frames attributed to it open for neither.
+    DuplicateParticipant {
+        /// The participant id.
+        participant: String,
+    },
+}
+
+enum Phase {
+    /// Not in the group; waiting for the DS's group state.
+    Waiting,
+    /// Sent `Create`; the group exists here at epoch 0 until the DS confirms.
+    Creating {
+        group: Box<MlsGroup>,
+        group_info: Vec<u8>,
+        since: Instant,
+    },
+    /// Sent an external commit; `group` is the state it makes if accepted.
+    Joining {
+        group: Box<MlsGroup>,
+        commit: Vec<u8>,
+        since: Instant,
+    },
+    /// A member.
+    Member { group: Box<MlsGroup> },
+}
+
+struct PendingCommit {
+    since: Instant,
+}
+
+struct Installed {
+    /// None: this member's own send key.
+    leaf: Option<u32>,
+    kid: KeyId,
+    epoch: u64,
+    retire_at: Option<Instant>,
+}
+
+/// Counters for the product's metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionStats {
+    /// DS messages refused.
+    pub refused: u64,
+    /// Commits this member made that the DS accepted.
+    pub commits_accepted: u64,
+    /// Commits this member made that another commit beat.
+    pub commits_rejected: u64,
+    /// Transmits or events dropped because a queue was full.
+    pub queue_drops: u64,
+}
+
+/// One member's MLS + SFrame state machine. See the [module docs](self).
+pub struct Session {
+    config: SessionConfig,
+    layout: MlsKidLayout,
+    room: String,
+    participant: String,
+    client: MlsClient,
+    drbg: Drbg,
+    phase: Phase,
+    pending: Option<PendingCommit>,
+    /// Leaves to remove, with when this member should commit it.
+    to_remove: BTreeMap<u32, Instant>,
+    /// When this member's leaf was last refreshed by its own commit (or join).
+    last_own_commit: Option<Instant>,
+    send: Context,
+    send_kid: Option<(KeyId, u64)>,
+    next_send: Option<(KeyId, u64, Instant)>,
+    recv: BTreeMap<u32, Context>,
+    installed: Vec<Installed>,
+    roster: Vec<RosterEntry>,
+    participants: BTreeMap<String, u32>,
+    code: Option<String>,
+    chat_seq: u64,
+    chat_seen: BTreeMap<[u8; 32], u64>,
+    transmits: VecDeque<ToDs>,
+    events: VecDeque<Event>,
+    start: Instant,
+    unix_at_start: Duration,
+    last_now: Instant,
+    stats: SessionStats,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("room", &self.room)
+            .field("participant", &self.participant)
+            .field("epoch", &self.epoch())
+            .field("members", &self.roster.len())
+            .field("send_kid", &self.send_kid)
+            .finish_non_exhaustive()
+    }
+}
+
+fn mls_err(e: impl fmt::Display) -> Error {
+    Error::Mls(e.to_string())
+}
+
+/// The verification code of an epoch: 6 groups of 5 digits (about 100 bits) from
+/// HKDF-SHA256 over the MLS epoch authenticator.
+pub fn verification_code(epoch_authenticator: &[u8]) -> String {
+    let hk = Hkdf::<Sha256>::new(Some(b"telesfu verification code v1"), epoch_authenticator);
+    let mut okm = [0u8; 16];
+    hk.expand(b"", &mut okm)
+        .expect("16 bytes is within HKDF-SHA256's output limit");
+    let mut v = u128::from_be_bytes(okm);
+    let mut groups = Vec::with_capacity(6);
+    for _ in 0..6 {
+        groups.push(format!("{:05}", v % 100_000));
+        v /= 100_000;
+    }
+    groups.join(" ")
+}
+
+fn leaf_extensions(participant: &str) -> Result<ExtensionList, Error> {
+    let mut exts = ExtensionList::new();
+    exts.set(Extension::new(
+        ExtensionType::new(PARTICIPANT_EXTENSION),
+        participant.as_bytes().to_vec(),
+    ));
+    Ok(exts)
+}
+
+impl Session {
+    /// A member that is not in any group yet: it joins when [`Session::handle_ds`] gets the
+    /// DS's group state. `unix_now` is the wall-clock time at `now` (certificate validity).
+    ///
+    /// Fails with [`Error::Certificate`] when `params.certificate` is not a certificate of
+    /// `params.key` for `params.room` from one of `params.anchors` valid now, and with
+    /// [`Error::InvalidConfig`] for bad config values.
     pub fn new(
         config: SessionConfig,
-        identity: SigningKey,
-        me: MemberId,
-        call_binding: &[u8],
-        mut rng: R,
+        params: SessionParams,
         now: Instant,
+        unix_now: Duration,
     ) -> Result<Self, Error> {
-        let layout = MlsKidLayout::new(config.epoch_bits, 63 - config.epoch_bits.min(63))?;
-        layout
-            .kid(0, me.0, 0)
-            .map_err(|_| Error::InvalidConfig("member id must be below 2^(63 - epoch_bits)"))?;
-        if config.rotation_interval.is_zero() {
-            return Err(Error::InvalidConfig("rotation_interval must be positive"));
-        }
-        if config.switch_delay >= config.rotation_interval {
-            return Err(Error::InvalidConfig(
-                "switch_delay must be shorter than rotation_interval",
-            ));
-        }
+        let layout = MlsKidLayout::new(config.epoch_bits, config.sender_bits)?;
         if config.max_members == 0
-            || config.max_queued_messages == 0
-            || config.max_queued_events == 0
+            || (config.sender_bits < 64 && (config.max_members as u64) > 1u64 << config.sender_bits)
         {
             return Err(Error::InvalidConfig(
-                "max_members and the queue bounds must be at least 1",
+                "max_members must be between 1 and 2^sender_bits",
             ));
         }
-        if config.context.max_keys < keys_needed(config.max_members) {
-            return Err(Error::InvalidConfig(
-                "context max_keys must be at least 3 * max_members + 2",
-            ));
-        }
-        let call = CallId::from_binding(call_binding)?;
-        let max_keys = config.context.max_keys;
-        let context = Context::with_config(config.context)?;
-        let identity_public = identity.verifying_key();
-        let ephemeral = EphemeralKey::generate(&mut rng, 0);
-        let announcement = ephemeral.announce(&call, me, &identity);
-        let safety = SafetyNumber::compute(
-            &call,
-            &[SafetyEntry {
-                member: me,
-                identity: identity_public,
-                ephemeral: ephemeral.public(),
-            }],
-        )?;
+        let cert = Certificate::decode(&params.certificate).map_err(Error::Certificate)?;
+        let public = params.key.public_key();
+        cert.verify(
+            &params.anchors,
+            &public,
+            &params.room,
+            Some(unix_now.as_secs()),
+            config.certificate_skew.as_secs(),
+        )
+        .map_err(Error::Certificate)?;
+        let drbg = Drbg::new(params.rng_seed);
+        let (secret, public) = signature_secret_key(&params.key.seed);
+        let client = Client::builder()
+            .crypto_provider(MlsCrypto::new(drbg.clone()))
+            .identity_provider(CertificateIdentity::new(
+                params.anchors,
+                &params.room,
+                config.certificate_skew.as_secs(),
+            ))
+            .mls_rules(Rules {
+                max_members: config.max_members,
+            })
+            .extension_type(ExtensionType::new(PARTICIPANT_EXTENSION))
+            .signing_identity(
+                SigningIdentity::new(cert.credential(), public),
+                secret,
+                MLS_SUITE,
+            )
+            .build();
+        let mut send_config = config.context.clone();
+        send_config.max_keys = send_config.max_keys.max(4);
         Ok(Self {
-            call,
-            me,
-            identity,
-            identity_public,
-            rng,
-            context,
+            send: Context::with_config(send_config)?,
             layout,
-            rotation_interval: config.rotation_interval,
-            switch_delay: config.switch_delay,
-            grace_period: config.grace_period,
-            rotate_on_join: config.rotate_on_join,
-            max_members: config.max_members,
-            max_keys,
-            max_queued_messages: config.max_queued_messages,
-            max_queued_events: config.max_queued_events,
-            now,
-            ephemeral,
-            announcement,
-            members: BTreeMap::new(),
-            parked: BTreeMap::new(),
-            current: None,
+            room: params.room,
+            participant: params.participant,
+            client,
+            drbg,
+            phase: Phase::Waiting,
             pending: None,
-            next_generation: 0,
-            next_rotation_at: None,
-            removals: BTreeSet::new(),
-            removal_at: BTreeMap::new(),
-            installed: 0,
-            safety,
-            outgoing: VecDeque::new(),
+            to_remove: BTreeMap::new(),
+            last_own_commit: None,
+            send_kid: None,
+            next_send: None,
+            recv: BTreeMap::new(),
+            installed: Vec::new(),
+            roster: Vec::new(),
+            participants: BTreeMap::new(),
+            code: None,
+            chat_seq: 0,
+            chat_seen: BTreeMap::new(),
+            transmits: VecDeque::new(),
             events: VecDeque::new(),
-            dropped_messages: 0,
-            dropped_events: 0,
-            dropped_parked: 0,
+            start: now,
+            unix_at_start: unix_now,
+            last_now: now,
+            stats: SessionStats::default(),
+            config,
         })
     }
 
-    // ----- Getters -----
+    // ----- getters -----
 
-    /// This member.
-    pub fn member_id(&self) -> MemberId {
-        self.me
+    /// The current epoch, when a member.
+    pub fn epoch(&self) -> Option<u64> {
+        self.group().map(|g| g.current_epoch())
     }
 
-    /// The call.
-    pub fn call_id(&self) -> &CallId {
-        &self.call
+    /// True once in the group.
+    pub fn is_member(&self) -> bool {
+        matches!(self.phase, Phase::Member { .. })
     }
 
-    /// This member's identity public key.
-    pub fn identity_public(&self) -> VerifyingKey {
-        self.identity_public
+    /// This member's leaf index, when a member.
+    pub fn own_leaf(&self) -> Option<u32> {
+        self.group().map(|g| g.current_member_index())
     }
 
-    /// This member's current signed announcement.
-    pub fn announcement(&self) -> &Announcement {
-        &self.announcement
+    /// The members of the current epoch, by leaf index (empty when not a member).
+    pub fn roster(&self) -> &[RosterEntry] {
+        &self.roster
     }
 
-    /// The KID to seal with now; `None` until another member was added.
-    pub fn current_send_kid(&self) -> Option<KeyId> {
-        self.current.as_ref().map(|k| k.kid)
+    /// The current epoch's verification code: equal on two screens exactly when both hold
+    /// the same group state (see [`verification_code`]).
+    pub fn verification_code(&self) -> Option<&str> {
+        self.code.as_deref()
     }
 
-    /// A new send key delivered but not sealed with yet, if any.
-    pub fn pending_send_kid(&self) -> Option<KeyId> {
-        self.pending.as_ref().map(|p| p.key.kid)
+    /// The KID this member seals with now.
+    pub fn send_kid(&self) -> Option<KeyId> {
+        self.send_kid.map(|(k, _)| k)
     }
 
-    /// The safety number over this member and every member whose announcement verified. Equal
-    /// on every screen once every member has every other member's announcement.
-    pub fn safety_number(&self) -> SafetyNumber {
-        self.safety
+    /// The SFrame context configuration (suite, overhead).
+    pub fn context_config(&self) -> &ContextConfig {
+        &self.config.context
     }
 
-    /// The other members, in id order.
-    pub fn members(&self) -> impl Iterator<Item = MemberId> + '_ {
-        self.members.keys().copied()
+    /// Bytes a sealed frame can grow by: SFrame header plus tag (H.264 escaping aside).
+    pub fn max_overhead(&self) -> usize {
+        self.send.max_overhead()
     }
 
-    /// True when `member`'s announcement verified.
-    pub fn is_verified(&self, member: MemberId) -> bool {
-        self.members
-            .get(&member)
-            .is_some_and(|p| p.ephemeral.is_some())
+    /// Counters.
+    pub fn stats(&self) -> SessionStats {
+        self.stats
     }
 
-    /// The SFrame context.
-    pub fn context(&self) -> &Context {
-        &self.context
+    /// The leaf the participant's frames must come from, if exactly one leaf claims it.
+    pub fn leaf_of(&self, participant: &str) -> Option<u32> {
+        self.participants.get(participant).copied()
     }
 
-    /// The SFrame context, to seal and open frames (not to install or remove keys).
-    pub fn context_mut(&mut self) -> &mut Context {
-        &mut self.context
+    /// The MLS exporter of the current epoch (RFC 9420 §8.5): `len` bytes for `label` and
+    /// `context`, known to every member and nobody else. The SFrame base key is
+    /// `export_secret(b"SFrame 1.0 Base Key", b"", Nk)`; an application may derive its own keys
+    /// under its own labels. [`Error::NotInGroup`] when not a member.
+    pub fn export_secret(
+        &self,
+        label: &[u8],
+        context: &[u8],
+        len: usize,
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let group = self.group().ok_or(Error::NotInGroup)?;
+        let s = group.export_secret(label, context, len).map_err(mls_err)?;
+        Ok(Zeroizing::new(s.as_bytes().to_vec()))
     }
 
-    /// Messages dropped because the outgoing queue was full.
-    pub fn dropped_messages(&self) -> u64 {
-        self.dropped_messages
+    fn group(&self) -> Option<&MlsGroup> {
+        match &self.phase {
+            Phase::Member { group } => Some(group),
+            _ => None,
+        }
     }
 
-    /// Events dropped because the event queue was full.
-    pub fn dropped_events(&self) -> u64 {
-        self.dropped_events
+    fn unix_at(&self, now: Instant) -> MlsTime {
+        MlsTime::from_duration_since_epoch(
+            self.unix_at_start + now.saturating_duration_since(self.start),
+        )
     }
 
-    /// Announcements from not-yet-added members dropped because too many were parked.
-    pub fn dropped_parked_announcements(&self) -> u64 {
-        self.dropped_parked
+    fn advance(&mut self, now: Instant) -> Instant {
+        if now > self.last_now {
+            self.last_now = now;
+        }
+        self.last_now
     }
 
-    // ----- Drain -----
+    fn transmit(&mut self, msg: ToDs) {
+        if self.transmits.len() >= self.config.max_queued {
+            self.transmits.pop_front();
+            self.stats.queue_drops += 1;
+        }
+        self.transmits.push_back(msg);
+    }
 
-    /// The next key message to relay.
+    fn event(&mut self, ev: Event) {
+        if self.events.len() >= self.config.max_queued {
+            self.events.pop_front();
+            self.stats.queue_drops += 1;
+        }
+        self.events.push_back(ev);
+    }
+
+    fn refused(&mut self, kind: RefusedKind, reason: impl Into<String>) {
+        self.stats.refused += 1;
+        self.event(Event::Refused {
+            kind,
+            reason: reason.into(),
+        });
+    }
+
+    // ----- drain -----
+
+    /// The next message for the DS.
     #[must_use]
-    pub fn poll_message(&mut self) -> Option<Transmit> {
-        self.outgoing.pop_front()
+    pub fn poll_transmit(&mut self) -> Option<ToDs> {
+        self.transmits.pop_front()
     }
 
     /// The next event.
@@ -526,669 +686,838 @@ impl<R: CryptoRng> Session<R> {
         self.events.pop_front()
     }
 
-    /// When [`Session::handle_timeout`] should next be called, if ever.
+    /// When [`Session::handle_timeout`] should next run.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let switch = self.pending.as_ref().map(|p| p.switch_at);
-        let rotation = self.current.as_ref().and(self.next_rotation_at);
-        let removal = self.removals.first().map(|(t, _)| *t);
-        [switch, rotation, removal].into_iter().flatten().min()
+        let mut t: Option<Instant> = None;
+        let mut at = |x: Instant| t = Some(t.map_or(x, |t| t.min(x)));
+        if let Some((_, _, switch)) = self.next_send {
+            at(switch);
+        }
+        for k in &self.installed {
+            if let Some(r) = k.retire_at {
+                at(r);
+            }
+        }
+        match &self.phase {
+            Phase::Creating { since, .. } | Phase::Joining { since, .. } => {
+                at(*since + self.config.commit_timeout)
+            }
+            Phase::Member { .. } => {
+                if let Some(p) = &self.pending {
+                    at(p.since + self.config.commit_timeout);
+                } else {
+                    if let Some(due) = self.to_remove.values().min() {
+                        at(*due);
+                    }
+                    if let Some(last) = self.last_own_commit {
+                        at(last + self.config.update_interval);
+                    }
+                }
+            }
+            Phase::Waiting => {}
+        }
+        t
     }
 
-    // ----- Input -----
+    // ----- input -----
 
-    /// Adds a member with its identity public key (from the product's account system). Sends
-    /// this member's announcement to it and, per [`SessionConfig::rotate_on_join`], starts a
-    /// new send key for it. Its keys arrive once its announcement does.
-    pub fn add_member(
-        &mut self,
-        now: Instant,
-        member: MemberId,
-        identity: VerifyingKey,
-    ) -> Result<(), Error> {
-        let now = self.advance(now);
-        if member == self.me {
-            return Err(Error::InvalidConfig(
-                "a session cannot add its own member id",
-            ));
-        }
-        if let Some(peer) = self.members.get(&member) {
-            return if peer.identity == identity {
-                Ok(())
-            } else {
-                Err(Error::InvalidConfig(
-                    "member already added with another identity key; remove it first",
-                ))
-            };
-        }
-        self.layout
-            .kid(0, member.0, 0)
-            .map_err(|_| Error::InvalidConfig("member id must be below 2^(63 - epoch_bits)"))?;
-        if identity.is_weak() {
-            return Err(Error::InvalidConfig(
-                "identity key is a weak (small-order) key",
-            ));
-        }
-        if self.members.len() >= self.max_members {
-            return Err(Error::InvalidConfig(
-                "member limit reached (SessionConfig::max_members)",
-            ));
-        }
-
-        // Which of our keys the joiner may have, and whether it needs a new one.
-        let (min_generation, rotate) = match (&self.current, &self.pending) {
-            (None, _) => (self.next_generation, true),
-            (Some(_), _) if !self.rotate_on_join => (0, false),
-            (Some(_), Some(p)) => (p.key.generation, false),
-            (Some(_), None) => (self.next_generation, true),
-        };
-        self.members.insert(
-            member,
-            Peer {
-                identity,
-                ephemeral: None,
-                min_generation,
-                recv: Vec::new(),
-            },
-        );
-        self.queue_message(
-            Destination::Member(member),
-            self.announcement.encode().to_vec(),
-        );
-        if rotate {
-            let reason = if self.current.is_none() {
-                RotationReason::First
-            } else {
-                RotationReason::MemberJoined(member)
-            };
-            self.rotate(now, reason);
-        }
-        if let Some(Err(e)) = self.parked.remove(&member).map(|a| self.on_announcement(a)) {
-            self.push_event(Event::DeferredMessageRejected(e));
-        }
-        Ok(())
+    /// Mixes fresh entropy into the generator behind all MLS randomness.
+    pub fn add_entropy(&mut self, entropy: &[u8]) {
+        self.drbg.add_entropy(entropy);
     }
 
-    /// Removes a member that left: its receive keys go after the grace period, and a fresh
-    /// send key is delivered to the remaining members only.
-    pub fn remove_member(&mut self, now: Instant, member: MemberId) -> Result<(), Error> {
-        let now = self.advance(now);
-        let peer = self
-            .members
-            .remove(&member)
-            .ok_or(Error::UnknownMember(member))?;
-        self.parked.remove(&member);
-        let at = now + self.grace_period;
-        for rk in &peer.recv {
-            self.schedule_removal(rk.kid, at);
-        }
-        if peer.ephemeral.is_some() {
-            self.update_safety_number();
-        }
-        if self.current.is_some() {
-            self.rotate(now, RotationReason::MemberLeft(member));
-        }
-        Ok(())
-    }
-
-    /// Feeds one key message from the relay. `Err` means the message was dropped and nothing
-    /// changed: [`Error::InvalidSignature`] is a substituted key (report it), the others are
-    /// malformed or misrouted messages.
-    pub fn handle_message(&mut self, now: Instant, bytes: &[u8]) -> Result<(), Error> {
-        let now = self.advance(now);
-        match KeyMessage::decode(bytes)? {
-            KeyMessage::Announcement(a) => self.on_announcement(a),
-            KeyMessage::KeyDelivery(d) => self.on_delivery(now, d),
-        }
-    }
-
-    /// Runs the timers due at `now`: switches to a pending key, starts a periodic rotation,
-    /// removes keys whose grace period is over.
+    /// Runs what is due: key switches and retirements, pending removals, the periodic
+    /// update, and giving up on unanswered commits.
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.advance(now);
-        if self.pending.as_ref().is_some_and(|p| p.switch_at <= now) {
-            self.switch(now);
-        }
-        if self.current.is_some()
-            && self.pending.is_none()
-            && self.next_rotation_at.is_some_and(|t| t <= now)
+        if let Some((kid, epoch, at)) = self.next_send
+            && at <= now
         {
-            self.rotate(now, RotationReason::Periodic);
+            self.switch_send_key(now, kid, epoch);
         }
-        while let Some(&(at, kid)) = self.removals.first() {
-            if at > now {
-                break;
+        self.retire_keys(now);
+        match &mut self.phase {
+            Phase::Creating { since, .. } | Phase::Joining { since, .. } => {
+                if *since + self.config.commit_timeout <= now {
+                    self.phase = Phase::Waiting;
+                    self.transmit(ToDs::Sync);
+                }
             }
-            self.remove_key_now(kid);
+            Phase::Member { group } => {
+                if let Some(p) = &self.pending {
+                    if p.since + self.config.commit_timeout <= now {
+                        group.clear_pending_commit();
+                        self.pending = None;
+                        self.transmit(ToDs::Sync);
+                    }
+                    return;
+                }
+                let due: Vec<u32> = self
+                    .to_remove
+                    .iter()
+                    .filter(|(_, at)| **at <= now)
+                    .map(|(l, _)| *l)
+                    .collect();
+                let update_due = self
+                    .last_own_commit
+                    .is_some_and(|last| last + self.config.update_interval <= now);
+                if (!due.is_empty() || update_due)
+                    && let Err(e) = self.commit(now, &due)
+                {
+                    // Our own commit failed to build: a local fault. Retry later.
+                    self.refused(
+                        RefusedKind::Commit,
+                        format!("could not build a commit: {e}"),
+                    );
+                    let later = now + self.config.commit_timeout;
+                    for l in due {
+                        self.to_remove.insert(l, later);
+                    }
+                    self.last_own_commit = Some(now);
+                }
+            }
+            Phase::Waiting => {}
         }
     }
 
-    /// Starts a new send key now (e.g. when the product suspects a key leaked). Replaces a
-    /// pending one. Does nothing before the first key exists.
-    pub fn request_rotation(&mut self, now: Instant) {
+    /// Signaling says `participant` left the call: the remaining members remove its leaf,
+    /// one commit, whoever is first (staggered by leaf rank so usually one tries).
+    pub fn participant_left(&mut self, now: Instant, participant: &str) {
         let now = self.advance(now);
-        if self.current.is_some() {
-            self.rotate(now, RotationReason::Requested);
+        let Some(me) = self.own_leaf() else { return };
+        let leaving: Vec<u32> = self
+            .roster
+            .iter()
+            .filter(|r| r.participant.as_deref() == Some(participant) && r.leaf != me)
+            .map(|r| r.leaf)
+            .collect();
+        if leaving.is_empty() {
+            return;
+        }
+        let rank = self
+            .roster
+            .iter()
+            .filter(|r| !leaving.contains(&r.leaf) && !self.to_remove.contains_key(&r.leaf))
+            .position(|r| r.leaf == me)
+            .unwrap_or(0) as u32;
+        let due = now + self.config.removal_stagger * rank;
+        for l in leaving {
+            self.to_remove.entry(l).or_insert(due);
         }
     }
 
-    /// Makes a new ephemeral key, announces it to every member and re-delivers this member's
-    /// keys under the new pairwise keys. The safety number changes.
-    pub fn refresh_ephemeral(&mut self, now: Instant) -> Result<(), Error> {
-        let _ = self.advance(now);
-        let seq = self
-            .ephemeral
-            .seq()
-            .checked_add(1)
-            .ok_or(Error::InvalidConfig(
-                "ephemeral key sequence number exhausted",
-            ))?;
-        let ephemeral = EphemeralKey::generate(&mut self.rng, seq);
-        // Derive every new KEK before changing anything.
-        let mut keks = Vec::new();
-        for (&id, peer) in &self.members {
-            if let Some(e) = &peer.ephemeral {
-                keks.push((
-                    id,
-                    PairwiseKek::derive(&self.call, self.me, &ephemeral, id, &e.public)?,
-                ));
-            }
+    /// Feeds one DS message, in the order the DS sent them.
+    pub fn handle_ds(&mut self, now: Instant, msg: FromDs) {
+        let now = self.advance(now);
+        match msg {
+            FromDs::GroupState { group_info } => self.on_group_state(now, group_info),
+            FromDs::Commit { commit } => self.on_commit(now, &commit),
+            FromDs::Rejected { reason, group_info } => self.on_rejected(now, reason, group_info),
+            FromDs::Application { message } => self.on_application(now, &message),
         }
-        self.ephemeral = ephemeral;
-        self.announcement = self.ephemeral.announce(&self.call, self.me, &self.identity);
-        self.queue_message(Destination::AllMembers, self.announcement.encode().to_vec());
-        for (id, kek) in keks {
-            if let Some(e) = self.members.get_mut(&id).and_then(|p| p.ephemeral.as_mut()) {
-                e.kek = kek;
-            }
-            self.deliver_all_to(id);
-        }
-        self.update_safety_number();
-        Ok(())
     }
 
-    // ----- Internals -----
-
-    fn advance(&mut self, now: Instant) -> Instant {
-        self.now = self.now.max(now);
-        self.now
+    fn on_group_state(&mut self, now: Instant, group_info: Option<Vec<u8>>) {
+        match core::mem::replace(&mut self.phase, Phase::Waiting) {
+            Phase::Creating {
+                group,
+                group_info: ours,
+                ..
+            } if group_info.as_deref() == Some(&ours[..]) => {
+                // The DS took our group: we are its first member.
+                self.phase = Phase::Member { group };
+                self.last_own_commit = Some(now);
+                self.event(Event::Joined {
+                    epoch: 0,
+                    created: true,
+                });
+                self.on_new_epoch(now, None, Vec::new());
+            }
+            Phase::Member { group } => {
+                let Some(info) = group_info else {
+                    // The DS lost the group (restart, or the room emptied): start a new one.
+                    self.leave_group(now, group.current_epoch(), false);
+                    self.create(now);
+                    return;
+                };
+                match Self::info_epoch(&info) {
+                    Ok((gid, epoch))
+                        if gid == group.group_id() && epoch <= group.current_epoch() =>
+                    {
+                        self.phase = Phase::Member { group };
+                    }
+                    Ok((gid, _)) => {
+                        // Behind, or another group: rejoin from the DS's state, replacing our
+                        // old leaf when it is still there.
+                        let old = (gid == group.group_id()).then(|| group.current_member_index());
+                        let epoch = group.current_epoch();
+                        self.leave_group(now, epoch, true);
+                        self.join(now, &info, old);
+                    }
+                    Err(e) => {
+                        self.phase = Phase::Member { group };
+                        self.refused(RefusedKind::GroupInfo, e);
+                    }
+                }
+            }
+            _ => match group_info {
+                None => self.create(now),
+                Some(info) => self.join(now, &info, None),
+            },
+        }
     }
 
-    fn on_announcement(&mut self, a: Announcement) -> Result<(), Error> {
-        if a.member == self.me {
-            // The relay echoed ours (or replayed an old one): fine if genuinely ours.
-            return a.verify(&self.call, &self.identity_public);
-        }
-        let Some(peer) = self.members.get(&a.member) else {
-            // Not added yet: keep the latest until the product adds the member.
-            let newer = self.parked.get(&a.member).is_none_or(|p| p.seq < a.seq);
-            if !newer {
-                return Ok(());
-            }
-            if !self.parked.contains_key(&a.member) && self.parked.len() >= self.max_members {
-                self.dropped_parked += 1;
-                return Ok(());
-            }
-            self.parked.insert(a.member, a);
-            return Ok(());
-        };
-        a.verify(&self.call, &peer.identity)?;
-        if let Some(e) = &peer.ephemeral {
-            if a.seq < e.seq {
-                return Ok(()); // an older key of the member, replaced since
-            }
-            if a.seq == e.seq {
-                return if a.ephemeral == e.public {
-                    Ok(()) // duplicate
-                } else {
-                    Err(Error::InvalidKeyMessage(
-                        "member signed two ephemeral keys under one sequence number",
-                    ))
+    fn info_epoch(info: &[u8]) -> Result<(Vec<u8>, u64), String> {
+        let msg = MlsMessage::from_bytes(info).map_err(|e| format!("not an MLS message: {e}"))?;
+        let gi = msg.as_group_info().ok_or("not a GroupInfo")?;
+        Ok((
+            gi.group_context().group_id.clone(),
+            gi.group_context().epoch,
+        ))
+    }
+
+    fn create(&mut self, now: Instant) {
+        let made = (|| {
+            let exts = leaf_extensions(&self.participant)?;
+            let mut gid = vec![0u8; 16];
+            self.drbg.fill(&mut gid);
+            let mut group_id = b"telesfu/".to_vec();
+            group_id.extend_from_slice(&gid);
+            let group = self
+                .client
+                .create_group_with_id(
+                    group_id,
+                    ExtensionList::new(),
+                    exts,
+                    Some(self.unix_at(now)),
+                )
+                .map_err(mls_err)?;
+            let info = group
+                .group_info_message_allowing_ext_commit(true)
+                .and_then(|m| m.to_bytes())
+                .map_err(mls_err)?;
+            Ok::<_, Error>((group, info))
+        })();
+        match made {
+            Ok((group, info)) => {
+                self.transmit(ToDs::Create {
+                    group_info: info.clone(),
+                });
+                self.phase = Phase::Creating {
+                    group: Box::new(group),
+                    group_info: info,
+                    since: now,
                 };
             }
-        }
-        let kek =
-            PairwiseKek::derive(&self.call, self.me, &self.ephemeral, a.member, &a.ephemeral)?;
-        let peer = self.members.get_mut(&a.member).expect("looked up above");
-        peer.ephemeral = Some(PeerEphemeral {
-            seq: a.seq,
-            public: a.ephemeral,
-            kek,
-        });
-        self.push_event(Event::MemberVerified {
-            member: a.member,
-            seq: a.seq,
-        });
-        self.update_safety_number();
-        // Its earlier deliveries to us (if any) may have been sealed for a key it replaced, and
-        // our deliveries to it must use the new KEK: deliver everything it may have.
-        self.deliver_all_to(a.member);
-        Ok(())
-    }
-
-    fn on_delivery(&mut self, now: Instant, d: KeyDelivery) -> Result<(), Error> {
-        let info = *d.info();
-        if info.recipient != self.me {
-            return Err(Error::InvalidKeyMessage(
-                "key delivery addressed to another member",
-            ));
-        }
-        if info.sender == self.me {
-            return Err(Error::InvalidKeyMessage(
-                "key delivery claims to come from this member",
-            ));
-        }
-        let peer = self
-            .members
-            .get(&info.sender)
-            .ok_or(Error::UnknownMember(info.sender))?;
-        let e = peer.ephemeral.as_ref().ok_or(Error::InvalidKeyMessage(
-            "key delivery arrived before its sender's announcement",
-        ))?;
-        if info.sender_seq > e.seq || info.recipient_seq > self.ephemeral.seq() {
-            return Err(Error::InvalidKeyMessage(
-                "key delivery refers to an announcement that never arrived",
-            ));
-        }
-        if info.sender_seq < e.seq || info.recipient_seq < self.ephemeral.seq() {
-            // Sealed for an ephemeral key replaced since; the sender re-delivers.
-            return Ok(());
-        }
-        let expected = self.layout.kid(info.generation, info.sender.0, 0)?;
-        if info.kid != expected {
-            return Err(Error::InvalidKeyMessage(
-                "KID does not match the sender and generation",
-            ));
-        }
-        let key = d.open(&e.kek, &self.call)?;
-
-        let newest = peer.recv.last().map(|r| r.generation);
-        if newest.is_some_and(|n| info.generation <= n) {
-            return Ok(()); // duplicate, or older than what we have
-        }
-        // A key of an earlier incarnation of this member (or a wrapped generation) under the
-        // same KID goes first.
-        if self.removal_at.contains_key(&info.kid) {
-            self.remove_key_now(info.kid);
-        }
-        self.make_room()?;
-        self.context.add_recv_key(info.kid, key.as_bytes())?;
-        self.installed += 1;
-
-        let retire_at = now + self.switch_delay + self.grace_period;
-        let peer = self.members.get_mut(&info.sender).expect("looked up above");
-        let older: Vec<KeyId> = peer.recv.iter().map(|r| r.kid).collect();
-        peer.recv.push(RecvKey {
-            generation: info.generation,
-            kid: info.kid,
-        });
-        let excess: Vec<KeyId> = if peer.recv.len() > MAX_LIVE_GENERATIONS {
-            peer.recv[..peer.recv.len() - MAX_LIVE_GENERATIONS]
-                .iter()
-                .map(|r| r.kid)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        for kid in older {
-            self.schedule_removal(kid, retire_at);
-        }
-        for kid in excess {
-            self.remove_key_now(kid);
-        }
-        self.push_event(Event::ReceiveKeyInstalled {
-            sender: info.sender,
-            generation: info.generation,
-            kid: info.kid,
-        });
-        Ok(())
-    }
-
-    /// Makes a new send key for `reason`. Failures become [`Event::RotationFailed`].
-    fn rotate(&mut self, now: Instant, reason: RotationReason) {
-        if let Err(e) = self.try_rotate(now, reason) {
-            self.next_rotation_at = Some(now + self.switch_delay.max(Duration::from_millis(1)));
-            self.push_event(Event::RotationFailed(e));
+            Err(e) => self.refused(
+                RefusedKind::GroupInfo,
+                format!("could not create the group: {e}"),
+            ),
         }
     }
 
-    fn try_rotate(&mut self, now: Instant, reason: RotationReason) -> Result<(), Error> {
-        let generation = self.next_generation;
-        let kid = self.layout.kid(generation, self.me.0, 0)?;
-        // A pending key was never sealed with, but members that left may hold it: drop it.
-        if let Some(p) = self.pending.take() {
-            self.remove_key_now(p.key.kid);
-        }
-        if self.removal_at.contains_key(&kid) {
-            self.remove_key_now(kid); // generation wrapped onto a retiring key
-        }
-        self.make_room()?;
-        let key = SenderBaseKey::generate(&mut self.rng);
-        self.context.add_send_key(kid, key.as_bytes())?;
-        self.installed += 1;
-        self.next_generation += 1;
-        self.next_rotation_at = Some(now + self.rotation_interval);
-        let own = OwnKey {
-            generation,
-            kid,
-            key,
-        };
-        if self.current.is_none() {
-            self.current = Some(own);
-            self.push_event(Event::SendKeyChanged { generation, kid });
-        } else {
-            let switch_at = now + self.switch_delay;
-            self.pending = Some(Pending {
-                key: own,
-                switch_at,
-            });
-            self.push_event(Event::RotationStarted {
-                generation,
-                kid,
-                reason,
-                switch_at,
-            });
-        }
-        let verified: Vec<MemberId> = self
-            .members
-            .iter()
-            .filter(|(_, p)| p.ephemeral.is_some())
-            .map(|(&id, _)| id)
-            .collect();
-        for id in verified {
-            self.deliver(id, generation);
-        }
-        Ok(())
-    }
-
-    fn switch(&mut self, now: Instant) {
-        let Some(p) = self.pending.take() else { return };
-        let (generation, kid) = (p.key.generation, p.key.kid);
-        if let Some(old) = self.current.replace(p.key) {
-            self.schedule_removal(old.kid, now + self.grace_period);
-        }
-        self.push_event(Event::SendKeyChanged { generation, kid });
-    }
-
-    /// Delivers every live key of ours that `member` may have.
-    fn deliver_all_to(&mut self, member: MemberId) {
-        let gens: Vec<u64> = [
-            self.current.as_ref().map(|k| k.generation),
-            self.pending.as_ref().map(|p| p.key.generation),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        for g in gens {
-            self.deliver(member, g);
-        }
-    }
-
-    /// Seals our key of `generation` for `member`, if it is verified and may have it.
-    fn deliver(&mut self, member: MemberId, generation: u64) {
-        let own = match (&self.current, &self.pending) {
-            (Some(c), _) if c.generation == generation => c,
-            (_, Some(p)) if p.key.generation == generation => &p.key,
-            _ => return,
-        };
-        let Some(peer) = self.members.get(&member) else {
-            return;
-        };
-        let Some(e) = &peer.ephemeral else { return };
-        if generation < peer.min_generation {
-            return;
-        }
-        let info = DeliveryInfo {
-            sender: self.me,
-            recipient: member,
-            sender_seq: self.ephemeral.seq(),
-            recipient_seq: e.seq,
-            generation,
-            kid: own.kid,
-        };
-        let d = KeyDelivery::seal(&mut self.rng, &e.kek, &self.call, info, &own.key);
-        self.queue_message(Destination::Member(member), d.encode().to_vec());
-    }
-
-    fn schedule_removal(&mut self, kid: KeyId, at: Instant) {
-        if let Some(&old) = self.removal_at.get(&kid) {
-            if old <= at {
-                return;
+    fn join(&mut self, now: Instant, info: &[u8], replace: Option<u32>) {
+        let made = (|| {
+            let msg = MlsMessage::from_bytes(info).map_err(mls_err)?;
+            let mut b = self
+                .client
+                .external_commit_builder()
+                .map_err(mls_err)?
+                .with_leaf_node_extensions(leaf_extensions(&self.participant)?)
+                .commit_time(self.unix_at(now));
+            if let Some(old) = replace {
+                b = b.with_removal(old);
             }
-            self.removals.remove(&(old, kid));
+            let (group, commit) = b.build(msg).map_err(mls_err)?;
+            let next_info = group
+                .group_info_message_allowing_ext_commit(true)
+                .and_then(|m| m.to_bytes())
+                .map_err(mls_err)?;
+            let commit = commit.to_bytes().map_err(mls_err)?;
+            Ok::<_, Error>((group, commit, next_info))
+        })();
+        match made {
+            Ok((group, commit, next_info)) => {
+                self.transmit(ToDs::Commit {
+                    commit: commit.clone(),
+                    group_info: next_info,
+                });
+                self.phase = Phase::Joining {
+                    group: Box::new(group),
+                    commit,
+                    since: now,
+                };
+            }
+            Err(e) if replace.is_some() => {
+                // The removal of our old leaf may be what failed: join without it.
+                self.refused(
+                    RefusedKind::GroupInfo,
+                    format!("rejoin replacing our old leaf failed: {e}"),
+                );
+                self.join(now, info, None);
+            }
+            Err(e) => {
+                // A GroupInfo we cannot join from: forged, or its tree holds a member whose
+                // certificate does not verify. Stay out; ask again later.
+                self.refused(
+                    RefusedKind::GroupInfo,
+                    format!("cannot join from this GroupInfo: {e}"),
+                );
+            }
         }
-        self.removal_at.insert(kid, at);
-        self.removals.insert((at, kid));
     }
 
-    /// Removes (and erases) a key now, wherever it is tracked.
-    fn remove_key_now(&mut self, kid: KeyId) {
-        if let Some(at) = self.removal_at.remove(&kid) {
-            self.removals.remove(&(at, kid));
-        }
-        let sender = MemberId(self.layout.split(kid).sender_index);
-        if let Some(peer) = self.members.get_mut(&sender) {
-            peer.recv.retain(|r| r.kid != kid);
-        }
-        if self.context.remove_key(kid) {
-            self.installed = self.installed.saturating_sub(1);
-            self.push_event(Event::KeyRemoved { sender, kid });
+    fn on_rejected(&mut self, now: Instant, reason: String, group_info: Option<Vec<u8>>) {
+        match core::mem::replace(&mut self.phase, Phase::Waiting) {
+            Phase::Member { mut group } => {
+                if self.pending.take().is_some() {
+                    self.stats.commits_rejected += 1;
+                    group.clear_pending_commit();
+                }
+                // What we wanted (removals, the update) stays due and is redone on top of
+                // the commit that won, once it arrives.
+                self.phase = Phase::Member { group };
+            }
+            Phase::Creating { .. } | Phase::Joining { .. } | Phase::Waiting => {
+                self.stats.commits_rejected += 1;
+                let _ = reason;
+                self.on_group_state(now, group_info);
+            }
         }
     }
 
-    /// Frees a context slot when full, by removing the key closest to its removal anyway.
-    fn make_room(&mut self) -> Result<(), Error> {
-        while self.installed >= self.max_keys {
-            let Some(&(_, kid)) = self.removals.first() else {
-                return Err(Error::InvalidConfig(
-                    "context key capacity reached with no key due for removal; raise max_keys",
-                ));
-            };
-            self.remove_key_now(kid);
+    fn on_commit(&mut self, now: Instant, bytes: &[u8]) {
+        match core::mem::replace(&mut self.phase, Phase::Waiting) {
+            Phase::Joining {
+                group,
+                commit,
+                since,
+            } => {
+                if commit == bytes {
+                    self.stats.commits_accepted += 1;
+                    let epoch = group.current_epoch();
+                    self.phase = Phase::Member { group };
+                    self.last_own_commit = Some(now);
+                    self.event(Event::Joined {
+                        epoch,
+                        created: false,
+                    });
+                    self.on_new_epoch(now, None, Vec::new());
+                } else {
+                    // Another commit won; the DS rejects ours next.
+                    self.phase = Phase::Joining {
+                        group,
+                        commit,
+                        since,
+                    };
+                }
+            }
+            Phase::Member { mut group } => {
+                let before = self.roster.clone();
+                let msg = match MlsMessage::from_bytes(bytes) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        self.phase = Phase::Member { group };
+                        return self
+                            .refused(RefusedKind::Commit, format!("not an MLS message: {e}"));
+                    }
+                };
+                let epoch = group.current_epoch();
+                match msg.epoch() {
+                    Some(e) if e == epoch => {}
+                    Some(e) if e > epoch => {
+                        // We missed a commit: ask for the group and rejoin.
+                        self.phase = Phase::Member { group };
+                        self.transmit(ToDs::Sync);
+                        return;
+                    }
+                    other => {
+                        self.phase = Phase::Member { group };
+                        return self.refused(
+                            RefusedKind::Commit,
+                            format!("commit for epoch {other:?}, the group is at {epoch}: replayed or stale"),
+                        );
+                    }
+                }
+                let time = self.unix_at(now);
+                match group.process_incoming_message_with_time(msg, time) {
+                    Ok(ReceivedMessage::Commit(desc)) => {
+                        let ours = self.pending.take().is_some()
+                            && desc.committer == group.current_member_index();
+                        if ours {
+                            self.stats.commits_accepted += 1;
+                            self.last_own_commit = Some(now);
+                        } else if group.has_pending_commit() {
+                            group.clear_pending_commit();
+                        }
+                        if let CommitEffect::Removed { .. } = desc.effect {
+                            self.leave_group(now, epoch, true);
+                            self.event(Event::Removed { epoch });
+                            self.transmit(ToDs::Sync);
+                            return;
+                        }
+                        self.phase = Phase::Member { group };
+                        let _ = before;
+                        self.on_new_epoch(now, Some(desc.committer), Vec::new());
+                    }
+                    Ok(_) => {
+                        self.phase = Phase::Member { group };
+                        self.refused(RefusedKind::Commit, "not a commit");
+                    }
+                    Err(e) => {
+                        self.phase = Phase::Member { group };
+                        self.refused(RefusedKind::Commit, e.to_string());
+                    }
+                }
+            }
+            other => {
+                // Not in the group yet: commits are not for us.
+                self.phase = other;
+            }
         }
+    }
+
+    fn on_application(&mut self, now: Instant, bytes: &[u8]) {
+        let time = self.unix_at(now);
+        let Phase::Member { group } = &mut self.phase else {
+            return;
+        };
+        let msg = match MlsMessage::from_bytes(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                return self.refused(RefusedKind::Application, format!("not an MLS message: {e}"));
+            }
+        };
+        let received = group.process_incoming_message_with_time(msg, time);
+        match received {
+            Ok(ReceivedMessage::ApplicationMessage(desc)) => {
+                let data = desc.data().to_vec();
+                let Some(from) = self
+                    .roster
+                    .iter()
+                    .find(|r| r.leaf == desc.sender_index)
+                    .cloned()
+                else {
+                    return self.refused(RefusedKind::Application, "sender is not in the roster");
+                };
+                let Some((seq, sent_at_ms, text)) = parse_chat(&data) else {
+                    return self.refused(RefusedKind::Application, "not a chat message");
+                };
+                let key = self
+                    .group()
+                    .and_then(|g| g.member_at_index(desc.sender_index))
+                    .map(|m| {
+                        let mut k = [0u8; 32];
+                        let b = m.signing_identity.signature_key.as_bytes();
+                        k[..b.len().min(32)].copy_from_slice(&b[..b.len().min(32)]);
+                        k
+                    })
+                    .unwrap_or_default();
+                let last = self.chat_seen.get(&key).copied().unwrap_or(0);
+                let order = if seq == last + 1 {
+                    ChatOrder::InOrder
+                } else if seq > last {
+                    ChatOrder::AfterGap {
+                        missing: seq - last - 1,
+                    }
+                } else {
+                    ChatOrder::Late
+                };
+                if seq > last {
+                    self.chat_seen.insert(key, seq);
+                }
+                self.event(Event::Chat(ChatMessage {
+                    from,
+                    seq,
+                    sent_at_ms,
+                    text,
+                    order,
+                }));
+            }
+            Ok(_) => self.refused(RefusedKind::Application, "not an application message"),
+            Err(e) => self.refused(RefusedKind::Application, e.to_string()),
+        }
+    }
+
+    /// Seals a chat message for the other members: MLS application data (sender
+    /// authenticated, each key used once) carrying this member's next sequence number.
+    pub fn send_chat(&mut self, now: Instant, sent_at_ms: u64, text: &str) -> Result<(), Error> {
+        let _ = self.advance(now);
+        if text.len() > MAX_CHAT_LEN {
+            return Err(Error::MetadataTooLong {
+                len: text.len(),
+                max: MAX_CHAT_LEN,
+            });
+        }
+        let Phase::Member { group } = &mut self.phase else {
+            return Err(Error::NotInGroup);
+        };
+        let seq = self.chat_seq + 1;
+        let mut plain = Vec::with_capacity(17 + text.len());
+        plain.push(CHAT_VERSION);
+        plain.extend_from_slice(&seq.to_be_bytes());
+        plain.extend_from_slice(&sent_at_ms.to_be_bytes());
+        plain.extend_from_slice(text.as_bytes());
+        let msg = group
+            .encrypt_application_message(&plain, Vec::new())
+            .and_then(|m| m.to_bytes())
+            .map_err(mls_err)?;
+        self.chat_seq = seq;
+        self.transmit(ToDs::Application { message: msg });
         Ok(())
     }
 
-    fn update_safety_number(&mut self) {
-        let mut entries = vec![SafetyEntry {
-            member: self.me,
-            identity: self.identity_public,
-            ephemeral: self.ephemeral.public(),
-        }];
-        for (&member, peer) in &self.members {
-            if let Some(e) = &peer.ephemeral {
-                entries.push(SafetyEntry {
-                    member,
-                    identity: peer.identity,
-                    ephemeral: e.public,
+    // ----- own commits -----
+
+    fn commit(&mut self, now: Instant, remove: &[u32]) -> Result<(), Error> {
+        let time = self.unix_at(now);
+        let Phase::Member { group } = &mut self.phase else {
+            return Ok(());
+        };
+        let me = group.current_member_index();
+        let present: BTreeSet<u32> = group.roster().members_iter().map(|m| m.index).collect();
+        let mut b = group.commit_builder().commit_time(time);
+        for l in remove.iter().filter(|l| **l != me && present.contains(l)) {
+            b = b.remove_member(*l).map_err(mls_err)?;
+        }
+        let out = b.build().map_err(mls_err)?;
+        let info = out
+            .external_commit_group_info
+            .as_ref()
+            .ok_or_else(|| Error::Mls("commit built without a GroupInfo".into()))?
+            .to_bytes()
+            .map_err(mls_err)?;
+        let commit = out.commit_message.to_bytes().map_err(mls_err)?;
+        self.pending = Some(PendingCommit { since: now });
+        self.transmit(ToDs::Commit {
+            commit,
+            group_info: info,
+        });
+        Ok(())
+    }
+
+    // ----- keys -----
+
+    fn leave_group(&mut self, now: Instant, epoch: u64, _rejoin: bool) {
+        let _ = epoch;
+        self.phase = Phase::Waiting;
+        self.pending = None;
+        self.to_remove.clear();
+        self.next_send = None;
+        self.send_kid = None;
+        for k in &mut self.installed {
+            if k.leaf.is_none() {
+                self.send.remove_key(k.kid);
+                k.retire_at = Some(now);
+            } else if k.retire_at.is_none() {
+                k.retire_at = Some(now + self.config.grace_period);
+            }
+        }
+        self.installed.retain(|k| k.leaf.is_some());
+        self.roster.clear();
+        self.participants.clear();
+        self.code = None;
+    }
+
+    fn on_new_epoch(&mut self, now: Instant, committer: Option<u32>, _unused: Vec<u32>) {
+        let Phase::Member { group } = &self.phase else {
+            return;
+        };
+        let epoch = group.current_epoch();
+        let me = group.current_member_index();
+        let suite = self.config.context.suite;
+        let base = match group.export_secret(SFRAME_LABEL, b"", suite.key_len()) {
+            Ok(s) => Zeroizing::new(s.as_bytes().to_vec()),
+            Err(e) => return self.refused(RefusedKind::Commit, format!("exporter failed: {e}")),
+        };
+        let code = match group.epoch_authenticator() {
+            Ok(a) => verification_code(a.as_bytes()),
+            Err(e) => {
+                return self.refused(RefusedKind::Commit, format!("epoch authenticator: {e}"));
+            }
+        };
+        let members: Vec<_> = group.roster().members();
+        let new_roster: Vec<RosterEntry> = members
+            .iter()
+            .map(|m| {
+                let cert = Certificate::from_credential(&m.signing_identity.credential).ok();
+                let participant = m
+                    .extensions
+                    .get(ExtensionType::new(PARTICIPANT_EXTENSION))
+                    .and_then(|a| String::from_utf8(a.extension_data().to_vec()).ok());
+                let c = cert.as_ref().map(|c| c.claims.clone()).unwrap_or_default();
+                RosterEntry {
+                    leaf: m.index,
+                    participant,
+                    subject: c.subject,
+                    name: c.name,
+                    role: c.role,
+                    tenant: c.tenant,
+                    fingerprint: crate::mls::identity::fingerprint(
+                        m.signing_identity.signature_key.as_bytes(),
+                    ),
+                    is_self: m.index == me,
+                }
+            })
+            .collect();
+
+        let old_leaves: BTreeSet<u32> = self.roster.iter().map(|r| r.leaf).collect();
+        let new_leaves: BTreeSet<u32> = new_roster.iter().map(|r| r.leaf).collect();
+        let added: Vec<RosterEntry> = new_roster
+            .iter()
+            .filter(|r| {
+                !self
+                    .roster
+                    .iter()
+                    .any(|o| o.leaf == r.leaf && o.fingerprint == r.fingerprint)
+            })
+            .cloned()
+            .collect();
+        let removed: Vec<RosterEntry> = self
+            .roster
+            .iter()
+            .filter(|o| {
+                !new_roster
+                    .iter()
+                    .any(|r| r.leaf == o.leaf && o.fingerprint == r.fingerprint)
+            })
+            .cloned()
+            .collect();
+        let _ = (old_leaves, &new_leaves);
+
+        // Retire the previous epoch's keys after the switch and the grace period; drop at once
+        // any key whose KID this epoch reuses (same low E bits, §5.2).
+        let retire = now + self.config.switch_delay + self.config.grace_period;
+        let layout = self.layout;
+        for k in &mut self.installed {
+            if k.epoch != epoch && layout.same_epoch_slot(k.kid, epoch) {
+                k.retire_at = Some(now);
+            } else if k.epoch != epoch && k.retire_at.is_none() {
+                k.retire_at = Some(retire);
+            }
+        }
+        // Keys of removed members (and of leaves now held by someone else) go with the rest.
+        for r in &removed {
+            for k in &mut self.installed {
+                if k.leaf == Some(r.leaf) && k.retire_at.is_none() {
+                    k.retire_at = Some(now + self.config.grace_period);
+                }
+            }
+        }
+        self.retire_keys(now);
+
+        let mut failures = Vec::new();
+        for r in &new_roster {
+            let kid = match self.layout.kid(epoch, u64::from(r.leaf), 0) {
+                Ok(k) => k,
+                Err(_) => {
+                    failures.push(format!("leaf {} does not fit the KID layout", r.leaf));
+                    continue;
+                }
+            };
+            if r.leaf == me {
+                if self.send.contains_key(kid) {
+                    continue;
+                }
+                if let Err(e) = self.send.add_send_key(kid, &base) {
+                    failures.push(e.to_string());
+                    continue;
+                }
+                self.installed.push(Installed {
+                    leaf: None,
+                    kid,
+                    epoch,
+                    retire_at: None,
+                });
+                // A superseded, never used next key goes now.
+                if let Some((old, _, _)) = self.next_send.take() {
+                    self.send.remove_key(old);
+                    self.installed
+                        .retain(|k| !(k.leaf.is_none() && k.kid == old));
+                }
+                match self.send_kid {
+                    None => self.switch_send_key(now, kid, epoch),
+                    Some(_) => self.next_send = Some((kid, epoch, now + self.config.switch_delay)),
+                }
+            } else {
+                let cfg = self.config.context.clone();
+                let ctx = match self.recv.entry(r.leaf) {
+                    std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        match Context::with_config(cfg) {
+                            Ok(c) => v.insert(c),
+                            Err(e) => {
+                                failures.push(e.to_string());
+                                continue;
+                            }
+                        }
+                    }
+                };
+                if ctx.contains_key(kid) {
+                    ctx.remove_key(kid);
+                }
+                if let Err(e) = ctx.add_recv_key(kid, &base) {
+                    failures.push(e.to_string());
+                    continue;
+                }
+                self.installed
+                    .retain(|k| !(k.leaf == Some(r.leaf) && k.kid == kid));
+                self.installed.push(Installed {
+                    leaf: Some(r.leaf),
+                    kid,
+                    epoch,
+                    retire_at: None,
                 });
             }
         }
-        let n = SafetyNumber::compute(&self.call, &entries).expect(
-            "entries hold each member once: the members map is keyed by id and excludes us",
-        );
-        if n != self.safety {
-            self.safety = n;
-            self.push_event(Event::SafetyNumberChanged(n));
+        for f in failures {
+            self.refused(RefusedKind::Commit, format!("key install failed: {f}"));
         }
+
+        // Participant -> leaf, refusing ambiguity.
+        let mut participants: BTreeMap<String, u32> = BTreeMap::new();
+        let mut dup = BTreeSet::new();
+        for r in &new_roster {
+            if let Some(p) = &r.participant
+                && participants.insert(p.clone(), r.leaf).is_some()
+            {
+                dup.insert(p.clone());
+            }
+        }
+        for p in &dup {
+            participants.remove(p);
+        }
+        let known_dup: BTreeSet<String> = self
+            .roster
+            .iter()
+            .filter_map(|r| r.participant.clone())
+            .filter(|p| !self.participants.contains_key(p))
+            .collect();
+        for p in dup {
+            if !known_dup.contains(&p) {
+                self.event(Event::DuplicateParticipant { participant: p });
+            }
+        }
+        self.participants = participants;
+        self.to_remove
+            .retain(|l, _| new_roster.iter().any(|r| r.leaf == *l));
+        self.roster = new_roster;
+        self.code = Some(code.clone());
+        self.event(Event::EpochChanged(EpochChange {
+            epoch,
+            added,
+            removed,
+            committer,
+            code,
+        }));
     }
 
-    fn queue_message(&mut self, destination: Destination, payload: Vec<u8>) {
-        if self.outgoing.len() >= self.max_queued_messages {
-            self.dropped_messages += 1;
-            return;
+    fn switch_send_key(&mut self, now: Instant, kid: KeyId, epoch: u64) {
+        if let Some((old, _)) = self.send_kid.replace((kid, epoch))
+            && old != kid
+        {
+            self.send.remove_key(old);
+            self.installed
+                .retain(|k| !(k.leaf.is_none() && k.kid == old));
         }
-        self.outgoing.push_back(Transmit {
-            destination,
-            payload,
-        });
+        if matches!(self.next_send, Some((k, _, _)) if k == kid) {
+            self.next_send = None;
+        }
+        let _ = now;
+        self.event(Event::SendKeyChanged { kid, epoch });
     }
 
-    fn push_event(&mut self, e: Event) {
-        if self.events.len() >= self.max_queued_events {
-            self.dropped_events += 1;
-            return;
+    fn retire_keys(&mut self, now: Instant) {
+        let send_kid = self.send_kid.map(|(k, _)| k);
+        let next_kid = self.next_send.map(|(k, _, _)| k);
+        let mut keep = Vec::with_capacity(self.installed.len());
+        for k in self.installed.drain(..) {
+            let due = k.retire_at.is_some_and(|t| t <= now);
+            match (due, k.leaf) {
+                (false, _) => keep.push(k),
+                // Our own current or next send key is never retired by time.
+                (true, None) if Some(k.kid) == send_kid || Some(k.kid) == next_kid => {
+                    keep.push(Installed {
+                        retire_at: None,
+                        ..k
+                    })
+                }
+                (true, None) => {
+                    self.send.remove_key(k.kid);
+                }
+                (true, Some(leaf)) => {
+                    if let Some(ctx) = self.recv.get_mut(&leaf) {
+                        ctx.remove_key(k.kid);
+                        if ctx.key_count() == 0 {
+                            self.recv.remove(&leaf);
+                        }
+                    }
+                }
+            }
         }
-        self.events.push_back(e);
+        self.installed = keep;
+    }
+
+    // ----- media -----
+
+    /// Seals one encoded frame in place with this member's current key (see
+    /// [`media::seal_frame`] for the buffer layout). [`Error::NoSendKey`] before the first epoch.
+    pub fn seal_frame(
+        &mut self,
+        codec: Codec,
+        buf: &mut [u8],
+        frame_len: usize,
+    ) -> Result<usize, Error> {
+        let (kid, _) = self.send_kid.ok_or(Error::NoSendKey(KeyId(u64::MAX)))?;
+        media::seal_frame(&mut self.send, codec, kid, buf, frame_len)
+    }
+
+    /// A buffer length that always suffices to seal a `frame_len`-byte frame.
+    pub fn seal_buffer_len(&self, codec: Codec, frame_len: usize) -> usize {
+        media::seal_buffer_len(&self.send, codec, frame_len)
+    }
+
+    /// Opens one wire frame in place that the SFU attributes to `sender` (its participant id).
+    ///
+    /// The frame opens only under a key of the leaf that claims `sender`: a frame under any
+    /// other member's KID is refused with [`Error::KeyIdNotOfSender`] before decryption, and no
+    /// replay window moves. [`Error::UnknownSender`] when no leaf (or more than one) claims
+    /// `sender`. Otherwise as [`media::open_frame`].
+    pub fn open_frame(
+        &mut self,
+        sender: &str,
+        codec: Codec,
+        buf: &mut [u8],
+    ) -> Result<(Opened, usize), Error> {
+        let leaf = *self
+            .participants
+            .get(sender)
+            .ok_or_else(|| Error::UnknownSender(sender.into()))?;
+        let ctx = self
+            .recv
+            .get_mut(&leaf)
+            .ok_or_else(|| Error::UnknownSender(sender.into()))?;
+        match media::open_frame(ctx, codec, buf) {
+            Err(Error::UnknownKeyId(kid))
+                if self.layout.split(kid).sender_index != u64::from(leaf) =>
+            {
+                Err(Error::KeyIdNotOfSender {
+                    kid,
+                    sender: sender.into(),
+                })
+            }
+            other => other,
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use chacha20::ChaCha20Rng;
-    use rand_core::SeedableRng;
-
-    use super::*;
-
-    fn config() -> SessionConfig {
-        SessionConfig::new(CipherSuite::Aes128GcmSha256)
+fn parse_chat(data: &[u8]) -> Option<(u64, u64, String)> {
+    if data.len() < 17 || data[0] != CHAT_VERSION {
+        return None;
     }
-
-    fn id_key(m: u64) -> SigningKey {
-        SigningKey::from_bytes(&[m as u8; 32])
-    }
-
-    fn start() -> Instant {
-        #[allow(clippy::disallowed_methods)] // one base instant for virtual time
-        Instant::now()
-    }
-
-    fn session(cfg: SessionConfig, me: u64, t: Instant) -> Result<Session<ChaCha20Rng>, Error> {
-        Session::new(
-            cfg,
-            id_key(me),
-            MemberId(me),
-            b"call",
-            ChaCha20Rng::from_seed([me as u8; 32]),
-            t,
-        )
-    }
-
-    #[test]
-    fn configuration_is_checked() {
-        let t = start();
-        let with = |f: fn(&mut SessionConfig)| {
-            let mut c = config();
-            f(&mut c);
-            session(c, 1, t).err()
-        };
-        assert!(with(|_| {}).is_none());
-        assert!(with(|c| c.epoch_bits = 0).is_some());
-        assert!(with(|c| c.epoch_bits = 17).is_some());
-        assert!(with(|c| c.rotation_interval = Duration::ZERO).is_some());
-        assert!(with(|c| c.switch_delay = c.rotation_interval).is_some());
-        assert!(with(|c| c.max_members = 0).is_some());
-        assert!(with(|c| c.max_queued_messages = 0).is_some());
-        assert!(with(|c| c.context.max_keys = 3 * 32 + 1).is_some());
-        assert!(with(|c| c.context.max_keys = 3 * 32 + 2).is_none());
-        // E = 8 leaves 55 bits for the member id.
-        assert!(session(config(), 1 << 55, t).is_err());
-        assert!(session(config(), (1 << 55) - 1, t).is_ok());
-        assert!(
-            Session::new(
-                config(),
-                id_key(1),
-                MemberId(1),
-                b"",
-                ChaCha20Rng::from_seed([0; 32]),
-                t
-            )
-            .is_err()
-        );
-    }
-
-    #[test]
-    fn a_lone_member_has_no_key_and_no_timer() {
-        let t = start();
-        let mut s = session(config(), 1, t).unwrap();
-        assert_eq!(s.current_send_kid(), None);
-        assert_eq!(s.poll_timeout(), None);
-        assert!(s.poll_message().is_none());
-        assert!(s.poll_event().is_none());
-        s.request_rotation(t);
-        s.handle_timeout(t + Duration::from_secs(86_400));
-        assert_eq!(s.current_send_kid(), None);
-    }
-
-    #[test]
-    fn the_first_member_added_gets_an_announcement_and_starts_the_first_key() {
-        let t = start();
-        let mut s = session(config(), 5, t).unwrap();
-        s.add_member(t, MemberId(6), id_key(6).verifying_key())
-            .unwrap();
-        let m = s.poll_message().unwrap();
-        assert_eq!(m.destination, Destination::Member(MemberId(6)));
-        assert_eq!(m.payload, s.announcement().encode().to_vec());
-        // Used at once, in member 5's KID space, generation 0.
-        assert_eq!(s.current_send_kid(), Some(KeyId(5 << 8)));
-        assert_eq!(s.pending_send_kid(), None);
-        assert_eq!(
-            s.poll_event(),
-            Some(Event::SendKeyChanged {
-                generation: 0,
-                kid: KeyId(0x500)
-            })
-        );
-        assert_eq!(s.poll_timeout(), Some(t + Duration::from_secs(1800)));
-        // Nobody is verified yet, so no key was delivered.
-        assert!(s.poll_message().is_none());
-    }
-
-    #[test]
-    fn membership_calls_are_checked() {
-        let t = start();
-        let mut s = session(config(), 1, t).unwrap();
-        let k2 = id_key(2).verifying_key();
-        assert!(s.add_member(t, MemberId(1), k2).is_err());
-        assert!(s.add_member(t, MemberId(1 << 55), k2).is_err());
-        s.add_member(t, MemberId(2), k2).unwrap();
-        assert_eq!(s.add_member(t, MemberId(2), k2), Ok(()));
-        assert!(
-            s.add_member(t, MemberId(2), id_key(3).verifying_key())
-                .is_err()
-        );
-        assert_eq!(
-            s.remove_member(t, MemberId(3)),
-            Err(Error::UnknownMember(MemberId(3)))
-        );
-        let mut small = config();
-        small.max_members = 1;
-        let mut s = session(small, 1, t).unwrap();
-        s.add_member(t, MemberId(2), k2).unwrap();
-        assert!(
-            s.add_member(t, MemberId(3), id_key(3).verifying_key())
-                .is_err()
-        );
-    }
-
-    #[test]
-    fn the_outgoing_queue_is_bounded_and_counts_drops() {
-        let t = start();
-        let mut c = config();
-        c.max_queued_messages = 2;
-        let mut s = session(c, 1, t).unwrap();
-        for m in 2..6 {
-            s.add_member(t, MemberId(m), id_key(m).verifying_key())
-                .unwrap();
-        }
-        assert_eq!(s.dropped_messages(), 2);
-        let mut n = 0;
-        while s.poll_message().is_some() {
-            n += 1;
-        }
-        assert_eq!(n, 2);
-    }
-
-    #[test]
-    fn debug_shows_state_not_secrets() {
-        let t = start();
-        let s = session(config(), 1, t).unwrap();
-        let d = format!("{s:?}");
-        assert!(d.contains("Session") && d.contains("safety_number"));
-        let secret: String = id_key(1).to_bytes()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert!(!d.contains(&secret) && !d.contains("[1, 1, 1"));
-    }
+    let seq = u64::from_be_bytes(data[1..9].try_into().ok()?);
+    let at = u64::from_be_bytes(data[9..17].try_into().ok()?);
+    let text = String::from_utf8(data[17..].to_vec()).ok()?;
+    Some((seq, at, text))
 }
