@@ -108,6 +108,8 @@ const SFRAME_LABEL: &[u8] = b"SFrame 1.0 Base Key";
 pub const PARTICIPANT_EXTENSION: u16 = 0xF7E2;
 /// Chat plaintext format version.
 const CHAT_VERSION: u8 = 1;
+/// Joins refused in a row before backing off.
+const MAX_QUICK_RETRIES: u32 = 5;
 /// The longest chat text (bytes of UTF-8).
 pub const MAX_CHAT_LEN: usize = 4096;
 
@@ -419,6 +421,10 @@ pub struct Session {
     to_remove: BTreeMap<u32, Instant>,
     /// When this member's leaf was last refreshed by its own commit (or join).
     last_own_commit: Option<Instant>,
+    /// Joins or creates refused in a row (reset once in the group).
+    rejections: u32,
+    /// When to ask the DS again after giving up for a while.
+    sync_at: Option<Instant>,
     send: Context,
     send_kid: Option<(KeyId, u64)>,
     next_send: Option<(KeyId, u64, Instant)>,
@@ -541,6 +547,8 @@ impl Session {
             pending: None,
             to_remove: BTreeMap::new(),
             last_own_commit: None,
+            rejections: 0,
+            sync_at: None,
             send_kid: None,
             next_send: None,
             recv: BTreeMap::new(),
@@ -601,6 +609,11 @@ impl Session {
     /// Bytes a sealed frame can grow by: SFrame header plus tag (H.264 escaping aside).
     pub fn max_overhead(&self) -> usize {
         self.send.max_overhead()
+    }
+
+    /// SFrame keys installed now (send and receive): at most three epochs' worth per member.
+    pub fn installed_keys(&self) -> usize {
+        self.installed.len()
     }
 
     /// Counters.
@@ -715,7 +728,11 @@ impl Session {
                     }
                 }
             }
-            Phase::Waiting => {}
+            Phase::Waiting => {
+                if let Some(x) = self.sync_at {
+                    at(x);
+                }
+            }
         }
         t
     }
@@ -777,8 +794,20 @@ impl Session {
                     self.last_own_commit = Some(now);
                 }
             }
-            Phase::Waiting => {}
+            Phase::Waiting => {
+                if self.sync_at.is_some_and(|at| at <= now) {
+                    self.sync_at = None;
+                    self.transmit(ToDs::Sync);
+                }
+            }
         }
+    }
+
+    /// Backs off after joins that keep failing: asks the DS again after 1, 2, 4 ... 60 s.
+    fn back_off(&mut self, now: Instant) {
+        let shift = self.rejections.saturating_sub(1).min(6);
+        let wait = Duration::from_secs(1 << shift).min(Duration::from_secs(60));
+        self.sync_at = Some(now + wait);
     }
 
     /// Signaling says `participant` left the call: the remaining members remove its leaf,
@@ -828,6 +857,8 @@ impl Session {
                 // The DS took our group: we are its first member.
                 self.phase = Phase::Member { group };
                 self.last_own_commit = Some(now);
+                self.rejections = 0;
+                self.sync_at = None;
                 self.event(Event::Joined {
                     epoch: 0,
                     created: true,
@@ -835,37 +866,56 @@ impl Session {
                 self.on_new_epoch(now, None, Vec::new());
             }
             Phase::Member { group } => {
-                let Some(info) = group_info else {
-                    // The DS lost the group (restart, or the room emptied): start a new one.
-                    self.leave_group(now, group.current_epoch(), false);
-                    self.create(now);
-                    return;
-                };
-                match Self::info_epoch(&info) {
-                    Ok((gid, epoch))
-                        if gid == group.group_id() && epoch <= group.current_epoch() =>
-                    {
-                        self.phase = Phase::Member { group };
-                    }
-                    Ok((gid, _)) => {
-                        // Behind, or another group: rejoin from the DS's state, replacing our
-                        // old leaf when it is still there.
-                        let old = (gid == group.group_id()).then(|| group.current_member_index());
+                let verdict = self.check_newer_state(&group, group_info.as_deref());
+                match verdict {
+                    Ok(None) => self.phase = Phase::Member { group },
+                    Ok(Some(info)) => {
+                        // A member we know signed the group at a later epoch: we missed
+                        // commits. Rejoin from it, replacing our old leaf.
+                        let old = group.current_member_index();
                         let epoch = group.current_epoch();
                         self.leave_group(now, epoch, true);
-                        self.join(now, &info, old);
+                        self.join(now, &info, Some(old));
                     }
-                    Err(e) => {
+                    Err(reason) => {
                         self.phase = Phase::Member { group };
-                        self.refused(RefusedKind::GroupInfo, e);
+                        self.refused(RefusedKind::GroupInfo, reason);
                     }
                 }
+            }
+            Phase::Waiting if self.rejections > 0 && self.sync_at.is_some() => {
+                // Backing off: a state that arrives now (a replay, or the DS pushing) waits.
+                self.phase = Phase::Waiting;
             }
             _ => match group_info {
                 None => self.create(now),
                 Some(info) => self.join(now, &info, None),
             },
         }
+    }
+
+    /// While a member: whether the DS's `state` proves we fell behind. `Ok(Some(info))` only for
+    /// a GroupInfo of our group at a later epoch signed by a member of our current tree with
+    /// the same key; `Ok(None)` when it is not newer than ours. Everything else (no group,
+    /// another group, a signer we do not know) is refused: a replayed or forged state must not
+    /// make a member leave its group.
+    fn check_newer_state(&self, group: &MlsGroup, info: Option<&[u8]>) -> Result<Option<Vec<u8>>, String> {
+        let info = info.ok_or("the DS says the room has no group; staying in ours")?;
+        let msg = MlsMessage::from_bytes(info).map_err(|e| format!("not an MLS message: {e}"))?;
+        let gi = msg.as_group_info().ok_or("not a GroupInfo")?;
+        if gi.group_context().group_id != group.group_id() {
+            return Err("the DS announces another group; staying in ours".into());
+        }
+        if gi.group_context().epoch <= group.current_epoch() {
+            return Ok(None);
+        }
+        let signer = group
+            .member_at_index(gi.sender())
+            .ok_or("newer GroupInfo signed by a leaf we do not know")?;
+        self.client
+            .validate_group_info(&msg, &signer.signing_identity)
+            .map_err(|e| format!("newer GroupInfo not signed by a member we know: {e}"))?;
+        Ok(Some(info.to_vec()))
     }
 
     fn info_epoch(info: &[u8]) -> Result<(Vec<u8>, u64), String> {
@@ -981,8 +1031,16 @@ impl Session {
             }
             Phase::Creating { .. } | Phase::Joining { .. } | Phase::Waiting => {
                 self.stats.commits_rejected += 1;
-                let _ = reason;
-                self.on_group_state(now, group_info);
+                self.rejections += 1;
+                if self.rejections > MAX_QUICK_RETRIES {
+                    self.back_off(now);
+                    self.refused(
+                        RefusedKind::GroupInfo,
+                        format!("join refused {} times, retrying later: {reason}", self.rejections),
+                    );
+                } else {
+                    self.on_group_state(now, group_info);
+                }
             }
         }
     }
@@ -999,6 +1057,8 @@ impl Session {
                     let epoch = group.current_epoch();
                     self.phase = Phase::Member { group };
                     self.last_own_commit = Some(now);
+                    self.rejections = 0;
+                    self.sync_at = None;
                     self.event(Event::Joined {
                         epoch,
                         created: false,

@@ -115,6 +115,16 @@ pub struct DsConfig {
     pub room: String,
 }
 
+impl DsConfig {
+    /// A DS that also checks joiners' certificates against `trust` for `room`.
+    pub fn with_trust(trust: TrustAnchors, room: &str) -> Self {
+        Self {
+            trust: Some(trust),
+            room: room.into(),
+        }
+    }
+}
+
 /// One room's Delivery Service. Sans-IO: messages in, deliveries out.
 #[derive(Debug, Default)]
 pub struct DeliveryService {
