@@ -9,6 +9,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use telesfu_e2ee::mls::identity::AuthorityKey;
+
+use crate::signal::b64url_decode;
 
 /// The embedded default configuration (also the documentation of every key).
 pub const DEFAULT_TOML: &str = include_str!("../default.toml");
@@ -27,6 +30,8 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// Bandwidth estimation and layer allocation.
     pub bandwidth: BandwidthSection,
+    /// End-to-end encryption: MLS member certificates.
+    pub e2ee: E2eeConfig,
     /// Test aids.
     pub debug: DebugConfig,
 }
@@ -99,6 +104,27 @@ pub struct AuthConfig {
     pub dev_tokens: bool,
     /// Lifetime of minted tokens in seconds.
     pub token_ttl_secs: u64,
+}
+
+/// `[e2ee]`: who certifies MLS members (docs/signaling.md §6.2).
+///
+/// In production the authority is the vendor's backend and the server holds no authority key
+/// at all: `dev_authority = false`, and at most the authority's *public* keys in
+/// `authority_keys`. The development authority exists so the demo runs from one command.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct E2eeConfig {
+    /// Run the development authority in this process (`GET /api/authority`,
+    /// `POST /api/credential`). Development only.
+    pub dev_authority: bool,
+    /// The development authority's Ed25519 seed, 64 hex digits; "" draws a random one at each
+    /// start (certificates then last until a restart).
+    pub dev_authority_seed: String,
+    /// The tenant the development authority certifies.
+    pub dev_authority_tenant: String,
+    /// Authority public keys (base64url, no padding, 32 bytes) the rooms' Delivery Services
+    /// check joiners' certificates against, besides the development authority's own.
+    pub authority_keys: Vec<String>,
 }
 
 /// `[debug]`.
@@ -175,6 +201,10 @@ pub struct Args {
     /// Serve GET /api/token for the demo page (auth.dev_tokens).
     #[arg(long, env = "TELESFU_DEV_TOKENS")]
     pub dev_tokens: Option<bool>,
+    /// Run the development MLS authority, GET /api/authority and POST /api/credential
+    /// (e2ee.dev_authority). Off in production.
+    #[arg(long, env = "TELESFU_DEV_AUTHORITY")]
+    pub dev_authority: Option<bool>,
     /// Record forwarded frames for GET /debug/frames (debug.record_frames).
     #[arg(long, env = "TELESFU_RECORD_FRAMES")]
     pub record_frames: Option<usize>,
@@ -252,6 +282,9 @@ impl Config {
         if let Some(d) = args.dev_tokens {
             config.auth.dev_tokens = d;
         }
+        if let Some(d) = args.dev_authority {
+            config.e2ee.dev_authority = d;
+        }
         if let Some(n) = args.record_frames {
             config.debug.record_frames = n;
         }
@@ -317,7 +350,66 @@ impl Config {
                 "candidates need a concrete address and port (not 0.0.0.0 or port 0)",
             );
         }
+        self.validate_e2ee()
+    }
+
+    fn validate_e2ee(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: String| Err(ConfigError::Invalid { key, message });
+        let e = &self.e2ee;
+        if !e.dev_authority_seed.is_empty() {
+            if !e.dev_authority {
+                return invalid(
+                    "e2ee.dev_authority_seed",
+                    "is set but e2ee.dev_authority is off; remove it (a production server holds \
+                     no authority key)"
+                        .into(),
+                );
+            }
+            if parse_seed(&e.dev_authority_seed).is_none() {
+                return invalid(
+                    "e2ee.dev_authority_seed",
+                    format!(
+                        "must be 64 hex digits (32 bytes), or \"\" for a random key at each \
+                         start; got {} characters (make one with `openssl rand -hex 32`)",
+                        e.dev_authority_seed.len()
+                    ),
+                );
+            }
+        }
+        let tenant = e.dev_authority_tenant.trim();
+        if tenant.is_empty() || e.dev_authority_tenant.len() > 64 {
+            return invalid(
+                "e2ee.dev_authority_tenant",
+                "must be 1-64 bytes (e.g. \"demo\")".into(),
+            );
+        }
+        for (i, k) in e.authority_keys.iter().enumerate() {
+            if let Err(why) = parse_authority_key(k) {
+                return invalid(
+                    "e2ee.authority_keys",
+                    format!(
+                        "entry {i} ({k:?}) {why}; each entry is the base64url (no padding) of a \
+                         32-byte Ed25519 public key, as GET /api/authority prints them"
+                    ),
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// The development authority's configured seed; `None` when it is to be random (or the
+    /// development authority is off).
+    pub fn dev_authority_seed(&self) -> Option<[u8; 32]> {
+        parse_seed(&self.e2ee.dev_authority_seed)
+    }
+
+    /// The keys of `e2ee.authority_keys` (checked by [`Config::validate`]).
+    pub fn authority_keys(&self) -> Vec<AuthorityKey> {
+        self.e2ee
+            .authority_keys
+            .iter()
+            .filter_map(|k| parse_authority_key(k).ok())
+            .collect()
     }
 
     /// Seconds a dropped participant keeps its session.
@@ -329,6 +421,26 @@ impl Config {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
     }
+}
+
+fn parse_seed(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut seed = [0u8; 32];
+    for (b, pair) in seed.iter_mut().zip(hex.as_bytes().chunks(2)) {
+        let pair = std::str::from_utf8(pair).ok()?;
+        *b = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(seed)
+}
+
+fn parse_authority_key(text: &str) -> Result<AuthorityKey, String> {
+    let bytes = b64url_decode(text)?;
+    if bytes.len() != 32 {
+        return Err(format!("decodes to {} bytes, not 32", bytes.len()));
+    }
+    AuthorityKey::from_bytes(&bytes).map_err(|_| "is not an Ed25519 public key".to_owned())
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {
@@ -388,15 +500,82 @@ mod tests {
     }
 
     #[test]
+    fn e2ee_section() {
+        let c = Config::embedded();
+        assert!(
+            c.e2ee.dev_authority,
+            "the demo needs the development authority"
+        );
+        assert_eq!(c.dev_authority_seed(), None);
+        assert!(c.authority_keys().is_empty());
+        let seed = "00".repeat(31) + "ff";
+        let key = telesfu_e2ee::mls::identity::Authority::from_seed(&[3; 32]).public_key();
+        let key_text = crate::signal::b64url_encode(&key.to_bytes());
+        let c = Config::with_file_overrides(
+            &format!(
+                "[e2ee]\ndev_authority_seed = \"{seed}\"\nauthority_keys = [\"{key_text}\"]\n"
+            ),
+            "t",
+        )
+        .unwrap();
+        let mut want = [0u8; 32];
+        want[31] = 0xff;
+        assert_eq!(c.dev_authority_seed(), Some(want));
+        assert_eq!(c.authority_keys(), [key]);
+        assert!(
+            c.to_toml().contains("[e2ee]"),
+            "--print-config shows the section"
+        );
+    }
+
+    #[test]
+    fn bad_e2ee_values_say_what_to_change() {
+        let err = |toml: &str| {
+            Config::with_file_overrides(toml, "t")
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("[e2ee]\ndev_authority_seed = \"abc\"\n");
+        assert!(
+            e.contains("e2ee.dev_authority_seed") && e.contains("64 hex"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "[e2ee]\ndev_authority_seed = \"{}\"\n",
+            "zz".repeat(32)
+        ));
+        assert!(e.contains("e2ee.dev_authority_seed"), "{e}");
+        let e = err(&format!(
+            "[e2ee]\ndev_authority = false\ndev_authority_seed = \"{}\"\n",
+            "ab".repeat(32)
+        ));
+        assert!(e.contains("e2ee.dev_authority is off"), "{e}");
+        let e = err("[e2ee]\nauthority_keys = [\"AAAA\"]\n");
+        assert!(
+            e.contains("e2ee.authority_keys") && e.contains("entry 0"),
+            "{e}"
+        );
+        let e = err("[e2ee]\nauthority_keys = [\"not-base64!\"]\n");
+        assert!(
+            e.contains("e2ee.authority_keys") && e.contains("'!'"),
+            "{e}"
+        );
+        let e = err("[e2ee]\ndev_authority_tenant = \"\"\n");
+        assert!(e.contains("e2ee.dev_authority_tenant"), "{e}");
+    }
+
+    #[test]
     fn flags_override_file() {
         let args = Args {
             http: Some("127.0.0.1:9999".parse().unwrap()),
             record_frames: Some(50),
+            dev_authority: Some(false),
             ..Args::default()
         };
         let c = Config::load(&args).unwrap();
         assert_eq!(c.server.http.port(), 9999);
         assert_eq!(c.debug.record_frames, 50);
+        assert!(!c.e2ee.dev_authority);
     }
 
     #[test]

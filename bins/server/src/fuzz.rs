@@ -16,7 +16,9 @@ use crate::sdp::{
     AUDIO_PREFERENCES, Codec, LocalParams, MediaKind, MediaSection, Offer, SectionAnswer,
     SectionRole, SendStream, Ssrc, VIDEO_PREFERENCES, build_answer, choose_codec, parse_offer,
 };
-use crate::signal::{self, ClientMsg, ErrorCode, MAX_E2EE_DATA, MAX_MESSAGE};
+use crate::signal::{
+    self, ClientMls, ClientMsg, ErrorCode, MAX_MESSAGE, MAX_MLS_FIELD, ServerMls, ServerMsg,
+};
 use crate::transport::demux::{DatagramKind, classify};
 use crate::transport::dtls::{DimplServer, DtlsEvent, DtlsIdentity, DtlsTransport};
 use crate::transport::ice::{IceCredentials, IceLite, IceState, local_ufrag_of};
@@ -425,8 +427,10 @@ fn local_params() -> LocalParams {
 /// `signal_message`: arbitrary bytes (lossily UTF-8) as one WebSocket text frame.
 /// Invariants:
 /// - [`signal::parse`] never panics;
-/// - an oversized frame is refused as `bad_message`; a relayed `e2ee` payload is within its
-///   limit;
+/// - an oversized frame is refused as `bad_message`;
+/// - an accepted `mls` message has non-empty fields within [`MAX_MLS_FIELD`], each the one
+///   canonical decoding of its base64url text (encoding it again gives the text back), and
+///   the server's `mls` messages carrying those bytes decode back to them;
 /// - every refusal turns into an `error` message that serialises to JSON with its code, and
 ///   an unknown or invalid `type` is named in it;
 /// - a `view` maps to a layer (or a pause) without panicking.
@@ -436,7 +440,7 @@ pub fn signal_message(data: &[u8]) {
         Ok(msg) => {
             assert!(text.len() <= MAX_MESSAGE);
             match msg {
-                ClientMsg::E2ee { data, .. } => assert!(data.len() <= MAX_E2EE_DATA),
+                ClientMsg::Mls(m) => check_mls(&text, &m),
                 ClientMsg::View { width, height, .. } => {
                     let layer = signal::layer_for_view(width, height);
                     assert_eq!(layer.is_none(), width.max(height) == 0);
@@ -461,6 +465,40 @@ pub fn signal_message(data: &[u8]) {
                 Some(r) => assert_eq!(v["ref"], r.as_str(), "the refused type is named"),
                 None => assert!(v.get("ref").is_none()),
             }
+        }
+    }
+}
+
+fn check_mls(text: &str, m: &ClientMls) {
+    let json: serde_json::Value = serde_json::from_str(text).expect("parsed once already");
+    assert_eq!(json["op"], m.op());
+    let fields: Vec<(&str, &[u8])> = match m {
+        ClientMls::Create { group_info } => vec![("groupInfo", group_info)],
+        ClientMls::Commit { commit, group_info } => {
+            vec![("commit", commit), ("groupInfo", group_info)]
+        }
+        ClientMls::App { message } => vec![("message", message)],
+        _ => Vec::new(),
+    };
+    for (name, bytes) in fields {
+        assert!(!bytes.is_empty() && bytes.len() <= MAX_MLS_FIELD, "{name}");
+        let encoded = signal::b64url_encode(bytes);
+        assert_eq!(json[name], encoded.as_str(), "{name} is not canonical");
+        // The same bytes, relayed by the server, decode back to themselves.
+        for out in [
+            ServerMls::Commit {
+                commit: bytes.to_vec(),
+            },
+            ServerMls::State {
+                group_info: Some(bytes.to_vec()),
+            },
+        ] {
+            let v: serde_json::Value = serde_json::from_str(&signal::to_text(&ServerMsg::Mls(out)))
+                .expect("server messages are JSON");
+            assert_eq!(v["type"], "mls");
+            let field = v["commit"].as_str().or(v["groupInfo"].as_str());
+            let back = signal::b64url_decode(field.expect("the field is a string"));
+            assert_eq!(back.as_deref(), Ok(bytes));
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The HTTP front end (axum): the demo page, WebSocket signaling, WHIP/WHEP, metrics.
+//! The HTTP front end (axum): the demo page, WebSocket signaling, WHIP/WHEP, metrics, and the
+//! development authority's endpoints (`/api/authority`, `/api/credential`).
 //!
 //! Handlers only translate between HTTP and [`Command`]s for the hub; they hold no call state.
 
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -18,15 +20,18 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::authority::{CredentialError, DevAuthority};
 use crate::config::Config;
 use crate::hub::{CONN_QUEUE, Command, Outbound};
 use crate::media::unix_now;
 use crate::metrics::Metrics;
-use crate::signal::{self, ErrorCode, MAX_MESSAGE, ServerMsg};
+use crate::signal::{self, ErrorCode, MAX_MESSAGE, ServerMsg, b64url_decode, b64url_encode};
 use crate::token::{Claims, Role, TokenKey};
 
 /// Messages per second one WebSocket may send before it is closed as a flood.
 const MESSAGES_PER_SECOND: u32 = 50;
+/// The largest `POST /api/credential` body (a token is at most 2 KiB, a key 43 characters).
+const MAX_CREDENTIAL_BODY: usize = 8 * 1024;
 
 /// Shared by every handler.
 #[derive(Debug)]
@@ -37,8 +42,11 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Settings.
     pub config: Arc<Config>,
-    /// Mints demo tokens.
+    /// Mints demo tokens, and checks them for `/api/credential`.
     pub tokens: TokenKey,
+    /// The development authority, when `e2ee.dev_authority` is on; `None` in production,
+    /// where the process holds no authority key.
+    pub authority: Option<Arc<DevAuthority>>,
     /// Connection ids.
     pub next_conn: AtomicU64,
 }
@@ -97,6 +105,11 @@ pub fn router(state: Arc<AppState>) -> Router {
     }
     r.route("/ws", get(ws))
         .route("/api/token", get(token))
+        .route("/api/authority", get(authority))
+        .route(
+            "/api/credential",
+            post(credential).layer(DefaultBodyLimit::max(MAX_CREDENTIAL_BODY)),
+        )
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/debug/frames", get(debug_frames))
@@ -169,6 +182,65 @@ async fn token(State(s): State<Arc<AppState>>, Query(q): Query<TokenQuery>) -> R
         visit: q.visit.filter(|v| !v.is_empty() && v.len() <= 64),
     };
     axum::Json(serde_json::json!({ "token": s.tokens.mint(&claims) })).into_response()
+}
+
+const NO_AUTHORITY: &str = "the development authority is off (e2ee.dev_authority); clients get \
+     their authority keys and certificates from the vendor's backend\n";
+
+async fn authority(State(s): State<Arc<AppState>>) -> Response {
+    let Some(a) = &s.authority else {
+        return (StatusCode::NOT_FOUND, NO_AUTHORITY).into_response();
+    };
+    let key = b64url_encode(&a.public_key().to_bytes());
+    axum::Json(serde_json::json!({ "keys": [key] })).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct CredentialRequest {
+    token: String,
+    #[serde(rename = "signatureKey")]
+    signature_key: String,
+}
+
+/// `POST /api/credential`: a member certificate for the holder of a valid join token. The
+/// token is checked exactly as the WebSocket `join` checks it. Not rate limited, like
+/// `/api/token` (development only; issuing is one Ed25519 signature).
+async fn credential(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
+    let Some(a) = &s.authority else {
+        return (StatusCode::NOT_FOUND, NO_AUTHORITY).into_response();
+    };
+    let bad =
+        |status: StatusCode, message: String| (status, format!("{message}\n")).into_response();
+    let req: CredentialRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return bad(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "expected a JSON object {{\"token\": \"<join token>\", \"signatureKey\": \
+                     \"<base64url>\"}}: {e}"
+                ),
+            );
+        }
+    };
+    let now = unix_now();
+    let claims = match s.tokens.verify(&req.token, now) {
+        Ok(c) => c,
+        Err(e) => return bad(StatusCode::UNAUTHORIZED, e.to_string()),
+    };
+    let issued = b64url_decode(&req.signature_key)
+        .map_err(|e| CredentialError::BadKey(format!("it {e}")))
+        .and_then(|key| a.certify(&claims, &key, now));
+    match issued {
+        Ok(cert) => {
+            axum::Json(serde_json::json!({ "certificate": b64url_encode(&cert) })).into_response()
+        }
+        Err(e @ CredentialError::BadKey(_)) => bad(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, "the development authority could not issue");
+            bad(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        }
+    }
 }
 
 async fn debug_frames(State(s): State<Arc<AppState>>) -> Response {

@@ -9,6 +9,12 @@
 //! client that does not read its socket is disconnected rather than buffered without limit).
 //! [`crate::media`] runs it on a tokio task next to the UDP socket.
 //!
+//! Each room also runs the MLS Delivery Service of docs/signaling.md §6
+//! ([`telesfu_e2ee::mls::ds::DeliveryService`]): the hub turns `mls` messages of the room's
+//! WebSocket participants into its input and routes what it answers to their sockets, in the
+//! order it answers. It holds no key; which members' certificates it pre-checks is
+//! [`Hub::trust_authority`].
+//!
 //! Why one owner for signaling and media: every decision (an offer that publishes, a view that
 //! changes a layer, a session that expires) changes engine state and transport state together,
 //! and a single owner needs no locks and has no races between them. The engine is a few hundred
@@ -29,6 +35,8 @@ use telesfu_core::engine::{
 use telesfu_core::{
     Engine, EngineConfig, Event, Input, ParticipantId, RoomId, Ssrc, SubscriptionId, TrackId,
 };
+use telesfu_e2ee::mls::ds::{Delivery, DeliveryService, DsConfig, FromDs, ToDs};
+use telesfu_e2ee::mls::identity::{AuthorityKey, TrustAnchors};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
@@ -39,7 +47,8 @@ use crate::sdp::{
     SectionAnswer, SectionRole, SendStream, VIDEO_PREFERENCES,
 };
 use crate::signal::{
-    self, ClientConfig, ClientMsg, ErrorCode, MidInfo, PeerInfo, ServerMsg, TrackInfo,
+    self, ClientConfig, ClientMls, ClientMsg, ErrorCode, MidInfo, PeerInfo, ServerMls, ServerMsg,
+    TrackInfo,
 };
 use crate::token::{Role, TokenKey};
 use crate::transport::demux::{DatagramKind, classify};
@@ -139,7 +148,9 @@ struct Room {
     profile: ClinicalProfile,
     visit_type: String,
     members: Vec<u64>,
-    next_kid: u64,
+    /// The room's MLS Delivery Service. Only WebSocket participants take part (WHIP/WHEP
+    /// sessions have no signaling to carry MLS); it is reset when the last of them is gone.
+    ds: DeliveryService,
 }
 
 #[derive(Debug)]
@@ -165,12 +176,12 @@ struct Member {
     room: String,
     name: String,
     role: Role,
-    kid: u64,
     session: String,
     conn: Option<u64>,
     /// Set when the WebSocket dropped: the session ends at `disconnected + grace`.
     disconnected: Option<Instant>,
-    /// WHIP/WHEP sessions have no WebSocket and end by DELETE.
+    /// WHIP/WHEP sessions have no WebSocket and end by DELETE. Every other member is a
+    /// WebSocket participant, and only those take part in the room's MLS group.
     http_session: Option<String>,
     participant: Option<ParticipantId>,
     peer: Option<Peer>,
@@ -208,6 +219,8 @@ pub struct Hub {
     candidates: Vec<SocketAddr>,
     tokens: TokenKey,
     profiles: ProfileRegistry,
+    /// Authority keys the rooms' Delivery Services check joiners' certificates against.
+    ds_trust: Option<TrustAnchors>,
     rooms: BTreeMap<String, Room>,
     members: BTreeMap<u64, Member>,
     conns: BTreeMap<u64, Conn>,
@@ -252,6 +265,26 @@ fn random_token() -> String {
     })
 }
 
+/// The signaling form of a Delivery Service message to a client; `sender` is the member whose
+/// message the DS answered (the `from` of a relayed application message).
+fn server_mls(msg: FromDs, sender: u64) -> Option<ServerMls> {
+    Some(match msg {
+        FromDs::GroupState { group_info } => ServerMls::State { group_info },
+        FromDs::Commit { commit } => ServerMls::Commit { commit },
+        FromDs::Rejected { reason, group_info } => ServerMls::Rejected { reason, group_info },
+        FromDs::Application { message } => ServerMls::App {
+            message,
+            from: format!("p{sender}"),
+        },
+        other => {
+            // A message this server's protocol has no form for: a version mismatch between
+            // the server and telesfu-e2ee, never a client's doing. Dropped and logged.
+            tracing::error!(?other, "no signaling form for a Delivery Service message");
+            return None;
+        }
+    })
+}
+
 fn codec_name(c: Codec) -> &'static str {
     match c {
         Codec::Vp8 => "VP8",
@@ -287,9 +320,11 @@ impl Hub {
         let engine = Engine::new(engine_config, now, ntp_now, random_u32());
         let recorder = (config.debug.record_frames > 0)
             .then(|| FrameRecorder::new(config.debug.record_frames));
+        let keys = config.authority_keys();
         Self {
             tokens: TokenKey::new(config.auth.token_key.as_bytes()),
             profiles,
+            ds_trust: (!keys.is_empty()).then(|| TrustAnchors::new(keys)),
             config,
             metrics,
             engine,
@@ -315,6 +350,27 @@ impl Hub {
             tx_meta: Vec::with_capacity(64),
             scratch: Vec::with_capacity(256),
         }
+    }
+
+    /// Adds `key` to the authority keys the rooms' Delivery Services check joiners'
+    /// certificates against (besides `e2ee.authority_keys`): the development authority's key
+    /// when it runs in this process. Call before the first join; rooms that exist keep their
+    /// anchors.
+    ///
+    /// The check is a liveness guard, not the security boundary: every member checks every
+    /// certificate itself against the keys its client ships with, and refuses a commit that
+    /// adds a member without one. Checking here too keeps such a commit from moving the DS to
+    /// an epoch no member follows. With no keys at all, the DS orders commits unchecked.
+    pub fn trust_authority(&mut self, key: AuthorityKey) {
+        let mut keys = self
+            .ds_trust
+            .as_ref()
+            .map(|t| t.keys().to_vec())
+            .unwrap_or_default();
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+        self.ds_trust = Some(TrustAnchors::new(keys));
     }
 
     // ----- Outputs -----
@@ -363,8 +419,27 @@ impl Hub {
             return;
         };
         let targets: Vec<u64> = r.members.iter().copied().filter(|m| *m != except).collect();
-        for m in targets {
-            self.send_member(m, msg);
+        self.send_members(&targets, msg);
+    }
+
+    /// Sends `msg` to each of `members` that has a socket, serialised once.
+    fn send_members(&mut self, members: &[u64], msg: &ServerMsg) {
+        let conns: Vec<u64> = members
+            .iter()
+            .filter_map(|m| self.members.get(m)?.conn)
+            .collect();
+        if conns.is_empty() {
+            return;
+        }
+        let text = signal::to_text(msg);
+        for conn in conns {
+            let Some(c) = self.conns.get(&conn) else {
+                continue;
+            };
+            if c.tx.try_send(Outbound::Text(text.clone())).is_err() {
+                // Stuck or gone: close it; its member keeps the reconnect grace period.
+                let _ = c.tx.try_send(Outbound::Close);
+            }
         }
     }
 
@@ -524,7 +599,7 @@ impl Hub {
                 pref.paused = paused;
                 self.set_preference(now, conn, m, &track, pref, "layer");
             }
-            (ClientMsg::E2ee { to, data }, Some(m)) => self.relay(conn, m, to.as_deref(), data),
+            (ClientMsg::Mls(msg), Some(m)) => self.mls(unix_secs, m, msg),
             (ClientMsg::Leave, Some(m)) => {
                 self.remove_member(m);
                 self.close(conn);
@@ -651,6 +726,9 @@ impl Hub {
             {
                 tracing::warn!(room, error = %e, "cannot set the room's profile hook");
             }
+            let mut ds = DsConfig::default();
+            ds.trust.clone_from(&self.ds_trust);
+            room.clone_into(&mut ds.room);
             self.rooms.insert(
                 room.to_owned(),
                 Room {
@@ -658,7 +736,7 @@ impl Hub {
                     profile,
                     visit_type,
                     members: Vec::new(),
-                    next_kid: 1,
+                    ds: DeliveryService::new(ds),
                 },
             );
         }
@@ -669,9 +747,6 @@ impl Hub {
         }
         let id = self.next_member;
         self.next_member += 1;
-        // Each participant's sender keys use KIDs kid..kid+255 (generation in the low byte).
-        let kid = r.next_kid << 8;
-        r.next_kid += 1;
         r.members.push(id);
         let session = random_token();
         self.sessions.insert(session.clone(), id);
@@ -681,7 +756,6 @@ impl Hub {
                 room: room.to_owned(),
                 name,
                 role,
-                kid,
                 session,
                 conn: None,
                 disconnected: None,
@@ -703,7 +777,6 @@ impl Hub {
             participant: format!("p{id}"),
             name: m.name.clone(),
             role: m.role.as_str().to_owned(),
-            kid: m.kid,
         })
     }
 
@@ -739,7 +812,7 @@ impl Hub {
             c.member = Some(member);
         }
         let room = m.room.clone();
-        let (name, role, kid, session) = (m.name.clone(), m.role, m.kid, m.session.clone());
+        let (name, role, session) = (m.name.clone(), m.role, m.session.clone());
         let others: Vec<u64> = self
             .rooms
             .get(&room)
@@ -760,7 +833,6 @@ impl Hub {
             conn,
             &ServerMsg::Joined {
                 participant: format!("p{member}"),
-                kid,
                 session,
                 resumed,
                 room: room.clone(),
@@ -771,36 +843,83 @@ impl Hub {
                 config,
             },
         );
+        // Right after every `joined`: the room's group as the DS holds it, from which the
+        // client creates the group, joins it, or (resumed) checks it is still current.
+        let state = self.rooms.get(&room).map(|r| r.ds.state());
+        if let Some(state) = state.and_then(|s| server_mls(s, member)) {
+            self.send(conn, &ServerMsg::Mls(state));
+        }
         if !resumed && let Some(info) = self.peer_info(member) {
             self.broadcast(&room, member, &ServerMsg::PeerJoined(info));
         }
     }
 
-    fn member_by_public(&self, room: &str, id: &str) -> Option<u64> {
-        let n: u64 = id.strip_prefix('p')?.parse().ok()?;
-        self.members.get(&n).filter(|m| m.room == room).map(|_| n)
-    }
-
-    fn relay(&mut self, conn: u64, from: u64, to: Option<&str>, data: String) {
-        let Some(room) = self.members.get(&from).map(|m| m.room.clone()) else {
+    /// Hands one `mls` message of `member` to its room's Delivery Service and routes the
+    /// answer: to the sender, or to every WebSocket participant of the room with or without
+    /// it. The hub handles one command at a time, so every socket gets the DS's answers in
+    /// the order the DS gave them.
+    fn mls(&mut self, unix_secs: u64, member: u64, msg: ClientMls) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.metrics.mls_messages[msg.op_index()].fetch_add(1, Relaxed);
+        let is_commit = matches!(msg, ClientMls::Create { .. } | ClientMls::Commit { .. });
+        let input = match msg {
+            ClientMls::Create { group_info } => ToDs::Create { group_info },
+            ClientMls::Commit { commit, group_info } => ToDs::Commit { commit, group_info },
+            ClientMls::App { message } => ToDs::Application { message },
+            ClientMls::Sync => ToDs::Sync,
+        };
+        let Some(room) = self.members.get(&member).map(|m| m.room.clone()) else {
             return;
         };
-        let msg = ServerMsg::E2ee {
-            from: format!("p{from}"),
-            data,
+        let Some(r) = self.rooms.get_mut(&room) else {
+            return;
         };
-        match to {
-            None => self.broadcast(&room, from, &msg),
-            Some(to) => match self.member_by_public(&room, to) {
-                Some(t) => self.send_member(t, &msg),
-                None => self.error(
-                    conn,
-                    ErrorCode::BadMessage,
-                    format!("no participant {to:?} in this room"),
-                    "e2ee",
-                ),
-            },
+        let delivery = r.ds.handle(input, unix_secs);
+        let epoch = r.ds.epoch();
+        let (targets, out) = match delivery {
+            Delivery::Sender(out) => (vec![member], out),
+            Delivery::All(out) => (self.mls_members(&room, None), out),
+            Delivery::Others(out) => (self.mls_members(&room, Some(member)), out),
+            other => {
+                tracing::error!(
+                    ?other,
+                    "the Delivery Service answered with an unknown routing"
+                );
+                return;
+            }
+        };
+        if is_commit {
+            match &out {
+                FromDs::Rejected { reason, .. } => {
+                    self.metrics.mls_commits_rejected.fetch_add(1, Relaxed);
+                    tracing::debug!(room, participant = member, reason, "MLS commit rejected");
+                }
+                _ => {
+                    self.metrics.mls_commits_accepted.fetch_add(1, Relaxed);
+                    tracing::debug!(room, participant = member, epoch, "MLS commit accepted");
+                }
+            }
         }
+        if let Some(out) = server_mls(out, member) {
+            self.send_members(&targets, &ServerMsg::Mls(out));
+        }
+    }
+
+    /// The room's members that take part in MLS (its WebSocket participants), but `except`.
+    fn mls_members(&self, room: &str, except: Option<u64>) -> Vec<u64> {
+        self.rooms.get(room).map_or_else(Vec::new, |r| {
+            r.members
+                .iter()
+                .copied()
+                .filter(|m| Some(*m) != except && self.is_mls_member(*m))
+                .collect()
+        })
+    }
+
+    fn is_mls_member(&self, member: u64) -> bool {
+        self.members
+            .get(&member)
+            .is_some_and(|m| m.http_session.is_none())
     }
 
     fn set_preference(
@@ -1352,8 +1471,13 @@ impl Hub {
                 participant: format!("p{member}"),
             },
         );
+        let mls_left = self.mls_members(&room, None).is_empty();
         if self.rooms.get(&room).is_some_and(|r| r.members.is_empty()) {
             self.rooms.remove(&room);
+        } else if mls_left && let Some(r) = self.rooms.get_mut(&room) {
+            // Only WHIP/WHEP sessions remain: nobody holds the group's keys any more, so the
+            // next participant starts a new group rather than joining one nobody answers in.
+            r.ds.reset();
         }
         self.update_gauges();
     }

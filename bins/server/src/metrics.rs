@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use telesfu_core::engine::{DropReason, EngineStats};
 
+use crate::signal::CLIENT_MLS_OPS;
+
 /// Why the transport (not the engine) discarded a datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -93,6 +95,13 @@ pub struct Metrics {
     pub signaling_errors: AtomicU64,
     /// Joins refused by the rate limit.
     pub joins_rate_limited: AtomicU64,
+    /// Well-formed `mls` messages received from clients, by op in [`CLIENT_MLS_OPS`] order.
+    pub mls_messages: [AtomicU64; CLIENT_MLS_OPS.len()],
+    /// `create`/`commit` messages the rooms' Delivery Services accepted.
+    pub mls_commits_accepted: AtomicU64,
+    /// `create`/`commit` messages the rooms' Delivery Services rejected (another came first,
+    /// or not a valid commit).
+    pub mls_commits_rejected: AtomicU64,
     engine_rtp_in: AtomicU64,
     engine_rtp_bytes_in: AtomicU64,
     engine_rtcp_in: AtomicU64,
@@ -290,6 +299,27 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
+            "# HELP telesfu_mls_messages_total MLS signaling messages received from clients, by op.\n\
+             # TYPE telesfu_mls_messages_total counter"
+        );
+        for (op, v) in CLIENT_MLS_OPS.iter().zip(&self.mls_messages) {
+            let _ = writeln!(
+                out,
+                "telesfu_mls_messages_total{{op=\"{op}\"}} {}",
+                v.load(Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP telesfu_mls_commits_total MLS creates and commits the Delivery Service accepted or rejected.\n\
+             # TYPE telesfu_mls_commits_total counter\n\
+             telesfu_mls_commits_total{{result=\"accepted\"}} {}\n\
+             telesfu_mls_commits_total{{result=\"rejected\"}} {}",
+            self.mls_commits_accepted.load(Relaxed),
+            self.mls_commits_rejected.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
             "# HELP telesfu_drops_total Packets or datagrams discarded, by layer and reason.\n\
              # TYPE telesfu_drops_total counter"
         );
@@ -323,7 +353,13 @@ mod tests {
         m.rooms.store(2, Relaxed);
         m.drop_transport(TransportDrop::SrtpAuth);
         m.drop_transport(TransportDrop::SrtpAuth);
+        m.mls_messages[2].fetch_add(3, Relaxed);
+        m.mls_commits_rejected.fetch_add(1, Relaxed);
         let text = m.render();
+        assert!(text.contains("telesfu_mls_messages_total{op=\"app\"} 3\n"));
+        assert!(text.contains("telesfu_mls_messages_total{op=\"sync\"} 0\n"));
+        assert!(text.contains("telesfu_mls_commits_total{result=\"accepted\"} 0\n"));
+        assert!(text.contains("telesfu_mls_commits_total{result=\"rejected\"} 1\n"));
         assert!(text.contains("telesfu_rooms 2\n"));
         assert!(text.contains("telesfu_drops_total{layer=\"transport\",reason=\"srtp_auth\"} 2\n"));
         assert!(text.contains("telesfu_drops_total{layer=\"engine\",reason=\"queue_full\"} 0\n"));

@@ -8,11 +8,13 @@ use std::time::Duration;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
+use crate::authority::DevAuthority;
 use crate::config::Config;
 use crate::http::{AppState, router};
 use crate::hub::{Command, Hub};
 use crate::media;
 use crate::metrics::Metrics;
+use crate::signal::b64url_encode;
 use crate::token::TokenKey;
 use crate::transport::dtls::DtlsIdentity;
 use telesfu_policy::profiles::ProfileRegistry;
@@ -53,6 +55,12 @@ pub enum StartError {
     /// The DTLS certificate could not be made.
     #[error("cannot create the DTLS certificate: {0}")]
     Identity(String),
+    /// No OS randomness for the development authority's key.
+    #[error(
+        "cannot draw a key for the development authority: {0} (set e2ee.dev_authority_seed, or \
+         turn e2ee.dev_authority off)"
+    )]
+    Authority(String),
 }
 
 /// A running server.
@@ -115,10 +123,11 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
                 message: e.to_string(),
             })?;
     }
+    let authority = dev_authority(&config)?;
     let metrics = Arc::new(Metrics::default());
     #[allow(clippy::disallowed_methods)]
     let now = std::time::Instant::now();
-    let hub = Hub::new(
+    let mut hub = Hub::new(
         config.clone(),
         metrics.clone(),
         identity,
@@ -127,12 +136,16 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         now,
         media::ntp_now(),
     );
+    if let Some(a) = &authority {
+        hub.trust_authority(a.public_key());
+    }
     let (commands, rx) = mpsc::channel(1024);
     let media = tokio::spawn(media::run(udp, hub, rx, metrics.clone()));
     let state = Arc::new(AppState {
         commands: commands.clone(),
         metrics,
         tokens: TokenKey::new(config.auth.token_key.as_bytes()),
+        authority,
         config: config.clone(),
         next_conn: AtomicU64::new(1),
     });
@@ -159,6 +172,37 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         shutdown_http,
         drain: Duration::from_secs(config.server.drain_secs),
     })
+}
+
+/// The development authority `config` asks for, or `None`: then this process holds no
+/// authority key at all (production).
+fn dev_authority(config: &Config) -> Result<Option<Arc<DevAuthority>>, StartError> {
+    let e2ee = &config.e2ee;
+    if !e2ee.dev_authority {
+        tracing::info!(
+            "development authority off: MLS member certificates come from the vendor's backend"
+        );
+        return Ok(None);
+    }
+    let tenant = &e2ee.dev_authority_tenant;
+    let (authority, origin) = match config.dev_authority_seed() {
+        Some(seed) => (
+            DevAuthority::from_seed(&seed, tenant),
+            "e2ee.dev_authority_seed",
+        ),
+        None => (
+            DevAuthority::random(tenant).map_err(|e| StartError::Authority(e.to_string()))?,
+            "random for this run (e2ee.dev_authority_seed is empty): certificates end with it",
+        ),
+    };
+    tracing::warn!(
+        key = b64url_encode(&authority.public_key().to_bytes()),
+        origin,
+        "development authority on: this server certifies MLS members itself \
+         (POST /api/credential), so it could admit anyone to a call's keys; production sets \
+         e2ee.dev_authority = false"
+    );
+    Ok(Some(Arc::new(authority)))
 }
 
 impl Server {

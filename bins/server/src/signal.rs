@@ -3,6 +3,13 @@
 //! Parsing goes in two steps so every failure gets the documented code: a frame that is not a
 //! JSON object with a string `type` is `bad_json`; an unknown `type` is `unknown_type`; a known
 //! type with missing or wrong fields is `bad_message`, naming the field serde complained about.
+//!
+//! `mls` messages (docs/signaling.md §6) carry MLS bytes as base64url without padding. They are
+//! decoded here, strictly (known `op`, every required field, canonical base64url, at most
+//! [`MAX_MLS_FIELD`] bytes per field), so the hub only ever sees bytes. This module is sans-IO
+//! and builds without the `server` feature (the fuzz targets use it that way), so it needs
+//! neither telesfu-e2ee nor the `base64` crate: the base64url codec below is 60 lines, checked
+//! against the `base64` crate by a property test.
 
 use std::collections::BTreeMap;
 
@@ -10,10 +17,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use telesfu_policy::profiles::{ClinicalProfile, PublisherParams};
 
-/// The largest signaling message accepted (bytes).
-pub const MAX_MESSAGE: usize = 64 * 1024;
-/// The largest relayed `e2ee` payload (bytes).
-pub const MAX_E2EE_DATA: usize = 16 * 1024;
+/// The largest signaling message accepted (bytes), also the WebSocket message and frame limit.
+///
+/// Sized for the largest `mls` message: a `commit` carries a commit and a GroupInfo of up to
+/// [`MAX_MLS_FIELD`] bytes each, which base64url makes 2 × 87,382 characters, plus a few dozen
+/// bytes of JSON. (A GroupInfo with the ratchet tree of a 32-member call is 10–20 KB, so real
+/// messages are far below this.)
+pub const MAX_MESSAGE: usize = 192 * 1024;
+/// The largest MLS field of an `mls` message, decoded (bytes). Equal to the Delivery Service's
+/// own limit (`telesfu_e2ee::mls::ds::MAX_MESSAGE_LEN`; `tests/hub.rs` checks they agree).
+pub const MAX_MLS_FIELD: usize = 64 * 1024;
+/// The longest base64url text of a field within [`MAX_MLS_FIELD`].
+pub const MAX_MLS_FIELD_B64: usize = (MAX_MLS_FIELD * 4).div_ceil(3);
 
 /// A message from a client.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -59,14 +74,8 @@ pub enum ClientMsg {
         #[serde(default)]
         paused: bool,
     },
-    /// An opaque E2EE message to relay.
-    E2ee {
-        /// One participant, or everyone.
-        #[serde(default)]
-        to: Option<String>,
-        /// The payload.
-        data: String,
-    },
+    /// A message for the room's MLS Delivery Service.
+    Mls(ClientMls),
     /// Leave the room.
     Leave,
     /// Liveness.
@@ -87,6 +96,227 @@ pub struct MidInfo {
     /// For a recvonly section: the track to receive.
     #[serde(default)]
     pub track: Option<String>,
+}
+
+/// An `mls` message from a client (docs/signaling.md §6.1), its fields decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "MlsWire")]
+#[non_exhaustive]
+pub enum ClientMls {
+    /// `create`: start the room's group with this GroupInfo (epoch 0).
+    Create {
+        /// An MLS GroupInfo message.
+        group_info: Vec<u8>,
+    },
+    /// `commit`: a commit for the current epoch and the GroupInfo of the epoch it makes.
+    Commit {
+        /// An MLS commit.
+        commit: Vec<u8>,
+        /// An MLS GroupInfo message.
+        group_info: Vec<u8>,
+    },
+    /// `app`: an MLS application message (encrypted chat) for the other members.
+    App {
+        /// An MLS PrivateMessage.
+        message: Vec<u8>,
+    },
+    /// `sync`: ask for `state`.
+    Sync,
+}
+
+/// The `op` values a client may send, in the order [`ClientMls::op_index`] numbers them.
+pub const CLIENT_MLS_OPS: [&str; 4] = ["create", "commit", "app", "sync"];
+
+impl ClientMls {
+    /// Its `op`.
+    pub fn op(&self) -> &'static str {
+        CLIENT_MLS_OPS[self.op_index()]
+    }
+
+    /// Its index in [`CLIENT_MLS_OPS`] (metrics count by it).
+    pub fn op_index(&self) -> usize {
+        match self {
+            Self::Create { .. } => 0,
+            Self::Commit { .. } => 1,
+            Self::App { .. } => 2,
+            Self::Sync => 3,
+        }
+    }
+}
+
+/// The JSON form of [`ClientMls`]: serde checks `op` and the required fields, then
+/// `TryFrom` decodes and bounds each one.
+#[derive(Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+enum MlsWire {
+    Create {
+        #[serde(rename = "groupInfo")]
+        group_info: String,
+    },
+    Commit {
+        commit: String,
+        #[serde(rename = "groupInfo")]
+        group_info: String,
+    },
+    App {
+        message: String,
+    },
+    Sync,
+}
+
+impl TryFrom<MlsWire> for ClientMls {
+    type Error = String;
+
+    fn try_from(w: MlsWire) -> Result<Self, String> {
+        Ok(match w {
+            MlsWire::Create { group_info } => Self::Create {
+                group_info: mls_field("groupInfo", &group_info)?,
+            },
+            MlsWire::Commit { commit, group_info } => Self::Commit {
+                commit: mls_field("commit", &commit)?,
+                group_info: mls_field("groupInfo", &group_info)?,
+            },
+            MlsWire::App { message } => Self::App {
+                message: mls_field("message", &message)?,
+            },
+            MlsWire::Sync => Self::Sync,
+        })
+    }
+}
+
+/// Decodes one MLS field: non-empty, base64url without padding, at most [`MAX_MLS_FIELD`]
+/// bytes.
+fn mls_field(name: &str, text: &str) -> Result<Vec<u8>, String> {
+    if text.is_empty() {
+        return Err(format!("field `{name}` is empty"));
+    }
+    if text.len() > MAX_MLS_FIELD_B64 {
+        return Err(format!(
+            "field `{name}` is {} base64url characters; the limit is {MAX_MLS_FIELD_B64} \
+             ({MAX_MLS_FIELD} bytes decoded)",
+            text.len()
+        ));
+    }
+    let bytes = b64url_decode(text).map_err(|e| format!("field `{name}` {e}"))?;
+    debug_assert!(bytes.len() <= MAX_MLS_FIELD);
+    Ok(bytes)
+}
+
+/// An `mls` message to a client (docs/signaling.md §6.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum ServerMls {
+    /// The room's current GroupInfo, or null when the room has no group yet.
+    State {
+        /// An MLS GroupInfo message.
+        #[serde(rename = "groupInfo", serialize_with = "ser_b64_opt")]
+        group_info: Option<Vec<u8>>,
+    },
+    /// A commit the Delivery Service accepted.
+    Commit {
+        /// The MLS commit.
+        #[serde(serialize_with = "ser_b64")]
+        commit: Vec<u8>,
+    },
+    /// The sender's `create`/`commit` (or `app`) was not accepted.
+    Rejected {
+        /// Why, for logs.
+        reason: String,
+        /// The GroupInfo to build on now.
+        #[serde(rename = "groupInfo", serialize_with = "ser_b64_opt")]
+        group_info: Option<Vec<u8>>,
+    },
+    /// An application message from another member.
+    App {
+        /// The MLS PrivateMessage.
+        #[serde(serialize_with = "ser_b64")]
+        message: Vec<u8>,
+        /// The sender as the server names it (receivers trust only the MLS sender).
+        from: String,
+    },
+}
+
+fn ser_b64<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&b64url_encode(bytes))
+}
+
+// serde's `serialize_with` hands the field by reference.
+#[allow(clippy::ref_option)]
+fn ser_b64_opt<S: serde::Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    match bytes {
+        Some(b) => s.serialize_str(&b64url_encode(b)),
+        None => s.serialize_none(),
+    }
+}
+
+const B64_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// base64url (RFC 4648 §5) without padding.
+pub fn b64url_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity((bytes.len() * 4).div_ceil(3));
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(char::from(B64_ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+        }
+    }
+    out
+}
+
+/// Decodes base64url without padding, strictly: only the URL-safe alphabet, no `=`, no
+/// whitespace, and the unused low bits of the last character must be zero (one encoding per
+/// byte string, as RFC 4648 §3.5 allows a decoder to require). The error says what is wrong
+/// and where.
+pub fn b64url_decode(text: &str) -> Result<Vec<u8>, String> {
+    let bytes = text.as_bytes();
+    if bytes.len() % 4 == 1 {
+        return Err(format!(
+            "is not base64url: {} characters cannot encode whole bytes",
+            bytes.len()
+        ));
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3 + 2);
+    for (c, chunk) in bytes.chunks(4).enumerate() {
+        let mut n = 0u32;
+        for (i, &ch) in chunk.iter().enumerate() {
+            let v = match ch {
+                b'A'..=b'Z' => ch - b'A',
+                b'a'..=b'z' => ch - b'a' + 26,
+                b'0'..=b'9' => ch - b'0' + 52,
+                b'-' => 62,
+                b'_' => 63,
+                _ => {
+                    // Every byte before `at` was ASCII, so `at` starts a character.
+                    let at = c * 4 + i;
+                    let shown = text.get(at..).and_then(|t| t.chars().next()).unwrap_or('?');
+                    return Err(format!(
+                        "is not base64url without padding: {shown:?} at offset {at}"
+                    ));
+                }
+            };
+            n |= u32::from(v) << (18 - 6 * i);
+        }
+        let [_, b0, b1, b2] = n.to_be_bytes();
+        let whole = chunk.len() - 1;
+        out.extend_from_slice(&[b0, b1, b2][..whole]);
+        let leftover = match whole {
+            1 => n & 0xffff,
+            2 => n & 0xff,
+            _ => 0,
+        };
+        if leftover != 0 {
+            return Err(
+                "is not canonical base64url: the last character has bits set past the data".into(),
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// The documented error codes.
@@ -125,8 +355,6 @@ pub enum ServerMsg {
     Joined {
         /// Own id.
         participant: String,
-        /// SFrame KID base.
-        kid: u64,
         /// Resume token.
         session: String,
         /// Whether this resumed an earlier session.
@@ -200,13 +428,8 @@ pub enum ServerMsg {
         /// Who.
         participant: String,
     },
-    /// A relayed E2EE message.
-    E2ee {
-        /// Sender.
-        from: String,
-        /// Payload.
-        data: String,
-    },
+    /// A message of the room's MLS Delivery Service.
+    Mls(ServerMls),
     /// Reply to ping.
     Pong {
         /// Echo.
@@ -233,8 +456,6 @@ pub struct PeerInfo {
     pub name: String,
     /// Role.
     pub role: String,
-    /// SFrame KID base.
-    pub kid: u64,
 }
 
 /// A published track as others see it.
@@ -304,7 +525,7 @@ impl ParseError {
     }
 }
 
-const KNOWN: &[&str] = &["join", "offer", "view", "layer", "e2ee", "leave", "ping"];
+const KNOWN: &[&str] = &["join", "offer", "view", "layer", "mls", "leave", "ping"];
 
 /// Parses one text frame.
 pub fn parse(text: &str) -> Result<ClientMsg, ParseError> {
@@ -337,24 +558,11 @@ pub fn parse(text: &str) -> Result<ClientMsg, ParseError> {
             reference: Some(ty),
         });
     }
-    let msg: ClientMsg = serde_json::from_value(value).map_err(|e| ParseError {
+    serde_json::from_value(value).map_err(|e| ParseError {
         code: ErrorCode::BadMessage,
         message: format!("bad {ty:?} message: {e}"),
-        reference: Some(ty.clone()),
-    })?;
-    if let ClientMsg::E2ee { data, .. } = &msg
-        && data.len() > MAX_E2EE_DATA
-    {
-        return Err(ParseError {
-            code: ErrorCode::BadMessage,
-            message: format!(
-                "e2ee data is {} bytes; the limit is {MAX_E2EE_DATA}",
-                data.len()
-            ),
-            reference: Some(ty),
-        });
-    }
-    Ok(msg)
+        reference: Some(ty),
+    })
 }
 
 /// Serialises a server message.
@@ -388,11 +596,122 @@ mod tests {
         let e = parse(r#"{"type":"view","track":"t1"}"#).unwrap_err();
         assert_eq!(e.code, ErrorCode::BadMessage);
         assert!(e.message.contains("width"), "{}", e.message);
-        let big = format!(
-            r#"{{"type":"e2ee","data":"{}"}}"#,
-            "x".repeat(MAX_E2EE_DATA + 1)
+        let big = format!(r#"{{"type":"ping","id":"{}"}}"#, "x".repeat(MAX_MESSAGE));
+        let e = parse(&big).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadMessage);
+        assert!(e.message.contains("limit"), "{}", e.message);
+        // The old relay is gone.
+        let e = parse(r#"{"type":"e2ee","data":"x"}"#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::UnknownType);
+    }
+
+    fn mls_err(text: &str) -> String {
+        let e = parse(text).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadMessage, "{text}: {}", e.message);
+        assert_eq!(e.reference.as_deref(), Some("mls"));
+        e.message
+    }
+
+    #[test]
+    fn mls_messages_decode() {
+        assert_eq!(
+            parse(r#"{"type":"mls","op":"create","groupInfo":"AAEC"}"#).unwrap(),
+            ClientMsg::Mls(ClientMls::Create {
+                group_info: vec![0, 1, 2]
+            })
         );
-        assert_eq!(parse(&big).unwrap_err().code, ErrorCode::BadMessage);
+        assert_eq!(
+            parse(r#"{"type":"mls","op":"commit","commit":"_-8","groupInfo":"AQ","x":1}"#).unwrap(),
+            ClientMsg::Mls(ClientMls::Commit {
+                commit: vec![0xff, 0xef],
+                group_info: vec![1],
+            })
+        );
+        let m = parse(r#"{"type":"mls","op":"app","message":"aGk"}"#).unwrap();
+        assert_eq!(
+            m,
+            ClientMsg::Mls(ClientMls::App {
+                message: b"hi".to_vec()
+            })
+        );
+        let ClientMsg::Mls(m) = m else { panic!() };
+        assert_eq!(m.op(), "app");
+        assert_eq!(
+            parse(r#"{"type":"mls","op":"sync"}"#).unwrap(),
+            ClientMsg::Mls(ClientMls::Sync)
+        );
+        // The largest field passes; one character more does not.
+        let max = b64url_encode(&vec![7u8; MAX_MLS_FIELD]);
+        assert_eq!(max.len(), MAX_MLS_FIELD_B64);
+        let both =
+            format!(r#"{{"type":"mls","op":"commit","commit":"{max}","groupInfo":"{max}"}}"#);
+        assert!(
+            both.len() <= MAX_MESSAGE,
+            "the message limit fits two full fields"
+        );
+        let Ok(ClientMsg::Mls(ClientMls::Commit { commit, group_info })) = parse(&both) else {
+            panic!("a commit with two full-size fields is refused")
+        };
+        assert_eq!(
+            (commit.len(), group_info.len()),
+            (MAX_MLS_FIELD, MAX_MLS_FIELD)
+        );
+    }
+
+    #[test]
+    fn malformed_mls_messages_say_what_is_wrong() {
+        assert!(mls_err(r#"{"type":"mls"}"#).contains("op"));
+        let m = mls_err(r#"{"type":"mls","op":"state","groupInfo":null}"#);
+        assert!(m.contains("state") && m.contains("create"), "{m}");
+        assert!(mls_err(r#"{"type":"mls","op":"commit","commit":"AA"}"#).contains("groupInfo"));
+        assert!(mls_err(r#"{"type":"mls","op":"create","groupInfo":5}"#).contains("string"));
+        let m = mls_err(r#"{"type":"mls","op":"create","groupInfo":"AA=="}"#);
+        assert!(m.contains("groupInfo") && m.contains("'='"), "{m}");
+        let m = mls_err(r#"{"type":"mls","op":"app","message":"a+b/"}"#);
+        assert!(m.contains("message") && m.contains("offset 1"), "{m}");
+        assert!(mls_err(r#"{"type":"mls","op":"app","message":"A"}"#).contains("whole bytes"));
+        assert!(mls_err(r#"{"type":"mls","op":"app","message":"AB"}"#).contains("canonical"));
+        assert!(mls_err(r#"{"type":"mls","op":"app","message":""}"#).contains("empty"));
+        let big = "A".repeat(MAX_MLS_FIELD_B64 + 2);
+        let m = mls_err(&format!(
+            r#"{{"type":"mls","op":"create","groupInfo":"{big}"}}"#
+        ));
+        assert!(m.contains("limit") && m.contains("65536"), "{m}");
+    }
+
+    #[test]
+    fn b64url_round_trips_and_is_strict() {
+        for n in 0..40u8 {
+            let bytes: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+            assert_eq!(b64url_decode(&b64url_encode(&bytes)).unwrap(), bytes);
+        }
+        assert_eq!(b64url_encode(b"\xfb\xff"), "-_8");
+        assert_eq!(b64url_decode("").unwrap(), b"");
+        for bad in ["A", "AAAAA", "AB", "AAB", "A A", "AA\n", "Zm9v=", "é"] {
+            assert!(b64url_decode(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[cfg(feature = "server")]
+    mod differential {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use proptest::prelude::*;
+
+        use super::super::{b64url_decode, b64url_encode};
+
+        proptest! {
+            /// Our codec agrees with the `base64` crate's strict URL_SAFE_NO_PAD engine on
+            /// every byte string, and on every text (accepting and refusing the same).
+            #[test]
+            fn agrees_with_the_base64_crate(
+                bytes in proptest::collection::vec(any::<u8>(), 0..200),
+                text in "[A-Za-z0-9_=+/ -]{0,40}",
+            ) {
+                prop_assert_eq!(b64url_encode(&bytes), URL_SAFE_NO_PAD.encode(&bytes));
+                prop_assert_eq!(b64url_decode(&text).ok(), URL_SAFE_NO_PAD.decode(&text).ok());
+            }
+        }
     }
 
     #[test]
@@ -443,6 +762,30 @@ mod tests {
             spatial: 2,
         });
         assert_eq!(t, r#"{"type":"layer-switched","track":"t1","spatial":2}"#);
+        let t = to_text(&ServerMsg::Mls(ServerMls::State { group_info: None }));
+        assert_eq!(t, r#"{"type":"mls","op":"state","groupInfo":null}"#);
+        let t = to_text(&ServerMsg::Mls(ServerMls::State {
+            group_info: Some(vec![0xfb, 0xff]),
+        }));
+        assert_eq!(t, r#"{"type":"mls","op":"state","groupInfo":"-_8"}"#);
+        let t = to_text(&ServerMsg::Mls(ServerMls::Commit { commit: vec![1] }));
+        assert_eq!(t, r#"{"type":"mls","op":"commit","commit":"AQ"}"#);
+        let t = to_text(&ServerMsg::Mls(ServerMls::Rejected {
+            reason: "late".into(),
+            group_info: Some(vec![2]),
+        }));
+        assert_eq!(
+            t,
+            r#"{"type":"mls","op":"rejected","reason":"late","groupInfo":"Ag"}"#
+        );
+        let t = to_text(&ServerMsg::Mls(ServerMls::App {
+            message: b"hi".to_vec(),
+            from: "p3".into(),
+        }));
+        assert_eq!(
+            t,
+            r#"{"type":"mls","op":"app","message":"aGk","from":"p3"}"#
+        );
     }
 
     #[test]

@@ -1,13 +1,19 @@
 //! The hub driven through its commands, as the WebSocket front end drives it: joins, offers
-//! from real Chromium 156 SDP, answers, relays, bad input, resume, grace expiry, WHIP errors.
-//! No sockets: outgoing signaling is read from each connection's channel.
+//! from real Chromium 156 SDP, answers, bad input, resume, grace expiry, WHIP errors, and the
+//! routing of the rooms' MLS Delivery Services (with real telesfu-e2ee sessions making the MLS
+//! messages). No sockets: outgoing signaling is read from each connection's channel.
 #![cfg(feature = "server")]
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::{Value, json};
+use telesfu_e2ee::mls::ds::{FromDs, ToDs};
+use telesfu_e2ee::mls::identity::{Authority, Claims as CertClaims, TrustAnchors};
+use telesfu_e2ee::session::{MemberKey, Session, SessionConfig, SessionParams};
 use telesfu_policy::profiles::ProfileRegistry;
 use telesfu_server::config::Config;
 use telesfu_server::hub::{Command, Hub, Outbound};
@@ -131,14 +137,18 @@ fn error_codes(msgs: &[Option<Value>]) -> Vec<String> {
 }
 
 #[test]
-fn publish_subscribe_and_relay() {
+fn publish_subscribe_and_layer_preferences() {
     let mut f = Fixture::new();
     let patient = f.connect([127, 0, 0, 1]);
     let clinician = f.connect([127, 0, 0, 1]);
     let pj = f.join(patient, "visit", Role::Patient);
     let cj = f.join(clinician, "visit", Role::Clinician);
     assert_ne!(pj["participant"], cj["participant"]);
-    assert_ne!(pj["kid"], cj["kid"], "KIDs must differ per participant");
+    // SFrame KIDs come from the MLS group now (RFC 9605 §5.2), not from the server.
+    assert!(
+        pj.get("kid").is_none() && cj["peers"][0].get("kid").is_none(),
+        "{cj}"
+    );
     // The room runs the dermatology profile named in the first token.
     assert_eq!(pj["config"]["profile"], "dermatology");
     assert_eq!(
@@ -205,15 +215,330 @@ fn publish_subscribe_and_relay() {
     );
     assert_eq!(error_codes(&f.recv(clinician)), ["unknown_track"]);
 
-    // E2EE relay: opaque, to one or all.
+    // The opaque relay is gone: E2EE messages are `mls` messages for the room's DS.
     f.send(patient, json!({"type": "e2ee", "data": "opaque-bytes"}));
-    let got = f.recv_type(clinician, "e2ee");
-    assert_eq!(
-        (got[0]["from"].clone(), got[0]["data"].clone()),
-        (pj["participant"].clone(), json!("opaque-bytes"))
+    assert_eq!(error_codes(&f.recv(patient)), ["unknown_type"]);
+    assert!(f.recv(clinician).is_empty());
+}
+
+// ----- MLS Delivery Service -----
+
+/// The vendor's backend of these tests: it certifies members for room `visit`.
+fn authority() -> Authority {
+    Authority::from_seed(&[77; 32])
+}
+
+/// A real MLS member for `participant` (not yet in any group).
+fn session(f: &Fixture, participant: &str, seed: u8) -> Session {
+    let key = MemberKey::from_seed([seed; 32]);
+    let mut claims = CertClaims::new(&format!("sub-{seed}"), "visit", UNIX - 60, UNIX + 3600);
+    claims.name = participant.into();
+    claims.role = "patient".into();
+    claims.tenant = "demo".into();
+    let cert = authority().issue(&claims, &key.public_key()).unwrap();
+    let params = SessionParams::new(
+        "visit",
+        participant,
+        TrustAnchors::new([authority().public_key()]),
+        key,
+        cert,
+        [seed ^ 0x5a; 32],
     );
-    f.send(patient, json!({"type": "e2ee", "to": "p999", "data": "x"}));
-    assert_eq!(error_codes(&f.recv(patient)), ["bad_message"]);
+    Session::new(
+        SessionConfig::default(),
+        params,
+        f.now,
+        Duration::from_secs(UNIX),
+    )
+    .unwrap()
+}
+
+/// The signaling form of what a session sends.
+fn mls_json(msg: ToDs) -> Value {
+    match msg {
+        ToDs::Create { group_info } => {
+            json!({"type": "mls", "op": "create", "groupInfo": B64.encode(group_info)})
+        }
+        ToDs::Commit { commit, group_info } => json!({"type": "mls", "op": "commit",
+            "commit": B64.encode(commit), "groupInfo": B64.encode(group_info)}),
+        ToDs::Application { message } => {
+            json!({"type": "mls", "op": "app", "message": B64.encode(message)})
+        }
+        ToDs::Sync => json!({"type": "mls", "op": "sync"}),
+        other => panic!("unknown DS message {other:?}"),
+    }
+}
+
+fn bytes(v: &Value) -> Vec<u8> {
+    B64.decode(v.as_str().expect("a base64url string")).unwrap()
+}
+
+/// The `mls` messages among `msgs`.
+fn mls(msgs: &[Option<Value>]) -> Vec<Value> {
+    msgs.iter()
+        .flatten()
+        .filter(|m| m["type"] == "mls")
+        .cloned()
+        .collect()
+}
+
+/// `conn`'s member creates the room's group with a real session; returns the session (a
+/// member once the DS confirmed) and the GroupInfo.
+fn create_group(f: &mut Fixture, conn: u64, participant: &str, seed: u8) -> (Session, Vec<u8>) {
+    let mut s = session(f, participant, seed);
+    s.handle_ds(f.now, FromDs::GroupState { group_info: None });
+    let create = s.poll_transmit().expect("a member alone creates the group");
+    let ToDs::Create { group_info } = &create else {
+        panic!("{create:?}")
+    };
+    let group_info = group_info.clone();
+    f.send(conn, mls_json(create));
+    let got = mls(&f.recv(conn));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        (got[0]["op"].as_str(), bytes(&got[0]["groupInfo"])),
+        (Some("state"), group_info.clone())
+    );
+    s.handle_ds(
+        f.now,
+        FromDs::GroupState {
+            group_info: Some(group_info.clone()),
+        },
+    );
+    assert!(s.is_member());
+    (s, group_info)
+}
+
+#[test]
+fn joined_is_followed_by_the_rooms_mls_state_fresh_or_resumed() {
+    let mut f = Fixture::new();
+    let a = f.connect([127, 0, 0, 1]);
+    let token = f.token("visit", Role::Patient);
+    f.send(a, json!({"type": "join", "token": token}));
+    let msgs: Vec<Value> = f.recv(a).into_iter().flatten().collect();
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    assert_eq!(msgs[0]["type"], "joined");
+    assert_eq!(
+        msgs[1],
+        json!({"type": "mls", "op": "state", "groupInfo": null})
+    );
+    let pa = msgs[0]["participant"].as_str().unwrap().to_owned();
+    let session = msgs[0]["session"].clone();
+    let (_s, info) = create_group(&mut f, a, &pa, 1);
+
+    // Resumed on a new socket: joined, then the group as it is now.
+    f.hub
+        .handle_command(f.now, UNIX, Command::Closed { conn: a });
+    let a2 = f.connect([127, 0, 0, 1]);
+    f.send(a2, json!({"type": "join", "resume": session}));
+    let msgs: Vec<Value> = f.recv(a2).into_iter().flatten().collect();
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    assert_eq!(
+        (msgs[0]["type"].as_str(), msgs[0]["resumed"].as_bool()),
+        (Some("joined"), Some(true))
+    );
+    assert_eq!(
+        (msgs[1]["op"].as_str(), bytes(&msgs[1]["groupInfo"])),
+        (Some("state"), info.clone())
+    );
+
+    // A second participant gets it too, right after its own `joined`.
+    let b = f.connect([127, 0, 0, 1]);
+    let token = f.token("visit", Role::Clinician);
+    f.send(b, json!({"type": "join", "token": token}));
+    let msgs: Vec<Value> = f.recv(b).into_iter().flatten().collect();
+    assert_eq!(msgs[0]["type"], "joined");
+    assert_eq!(bytes(&msgs[1]["groupInfo"]), info);
+}
+
+#[test]
+fn mls_messages_are_routed_to_sender_all_or_others() {
+    let mut f = Fixture::new();
+    let a = f.connect([127, 0, 0, 1]);
+    let b = f.connect([127, 0, 0, 1]);
+    let c = f.connect([127, 0, 0, 1]);
+    // Before joining: not_joined, and the DS never sees it.
+    f.send(c, json!({"type": "mls", "op": "sync"}));
+    assert_eq!(error_codes(&f.recv(c)), ["not_joined"]);
+    let pa = f.join(a, "visit", Role::Clinician)["participant"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pb = f.join(b, "visit", Role::Patient)["participant"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    f.recv(a);
+    // Someone in another room: never sees this room's MLS traffic.
+    f.join(c, "elsewhere", Role::Patient);
+
+    // `create`: accepted, to everyone in the room including its sender.
+    let mut sa = session(&f, &pa, 1);
+    sa.handle_ds(f.now, FromDs::GroupState { group_info: None });
+    let create = sa.poll_transmit().unwrap();
+    f.send(a, mls_json(create));
+    let (to_a, to_b) = (mls(&f.recv(a)), mls(&f.recv(b)));
+    assert_eq!(to_a.len(), 1);
+    assert_eq!(to_a, to_b, "every member gets the same state");
+    assert_eq!(to_a[0]["op"], "state");
+    sa.handle_ds(
+        f.now,
+        FromDs::GroupState {
+            group_info: Some(bytes(&to_a[0]["groupInfo"])),
+        },
+    );
+    assert!(sa.is_member());
+
+    // A second `create`: rejected, to its sender only, with the group to join instead.
+    let mut sb = session(&f, &pb, 2);
+    sb.handle_ds(f.now, FromDs::GroupState { group_info: None });
+    f.send(b, mls_json(sb.poll_transmit().unwrap()));
+    let to_b = mls(&f.recv(b));
+    assert_eq!(to_b.len(), 1, "{to_b:?}");
+    assert_eq!(to_b[0]["op"], "rejected");
+    assert!(
+        to_b[0]["reason"].as_str().unwrap().contains("already"),
+        "{to_b:?}"
+    );
+    assert_eq!(bytes(&to_b[0]["groupInfo"]), bytes(&to_a[0]["groupInfo"]));
+    assert!(f.recv(a).is_empty());
+
+    // B joins by external commit: the commit goes to both, B's copy is its confirmation.
+    sb.handle_ds(
+        f.now,
+        FromDs::Rejected {
+            reason: String::new(),
+            group_info: Some(bytes(&to_b[0]["groupInfo"])),
+        },
+    );
+    let commit = sb.poll_transmit().unwrap();
+    assert!(matches!(commit, ToDs::Commit { .. }), "{commit:?}");
+    f.send(b, mls_json(commit));
+    let (to_a, to_b) = (mls(&f.recv(a)), mls(&f.recv(b)));
+    assert_eq!(to_a, to_b);
+    assert_eq!(to_a[0]["op"], "commit");
+    for (s, m) in [(&mut sa, &to_a[0]), (&mut sb, &to_b[0])] {
+        s.handle_ds(
+            f.now,
+            FromDs::Commit {
+                commit: bytes(&m["commit"]),
+            },
+        );
+    }
+    assert_eq!((sa.epoch(), sb.epoch()), (Some(1), Some(1)));
+    assert_eq!(sa.verification_code(), sb.verification_code());
+
+    // `app`: to the others only, with the sender's participant id.
+    sa.send_chat(f.now, 1, "hello").unwrap();
+    f.send(a, mls_json(sa.poll_transmit().unwrap()));
+    assert!(
+        f.recv(a).is_empty(),
+        "the sender does not get its own chat back"
+    );
+    let to_b = mls(&f.recv(b));
+    assert_eq!(
+        (to_b[0]["op"].as_str(), to_b[0]["from"].as_str()),
+        (Some("app"), Some(pa.as_str()))
+    );
+    sb.handle_ds(
+        f.now,
+        FromDs::Application {
+            message: bytes(&to_b[0]["message"]),
+        },
+    );
+    let chat = std::iter::from_fn(|| sb.poll_event()).find_map(|e| match e {
+        telesfu_e2ee::session::Event::Chat(c) => Some(c.text),
+        _ => None,
+    });
+    assert_eq!(chat.as_deref(), Some("hello"));
+
+    // `sync`: the state, to the sender only.
+    f.send(b, json!({"type": "mls", "op": "sync"}));
+    let to_b = mls(&f.recv(b));
+    assert_eq!(to_b[0]["op"], "state");
+    assert!(f.recv(a).is_empty());
+
+    // Malformed: bad_message to the sender, nothing to anyone else, nothing changed.
+    for bad in [
+        json!({"type": "mls", "op": "commit", "commit": "AAAA"}),
+        json!({"type": "mls", "op": "create", "groupInfo": "AA=="}),
+        json!({"type": "mls", "op": "state", "groupInfo": null}),
+        json!({"type": "mls", "op": "app", "message": ""}),
+        json!({"type": "mls"}),
+    ] {
+        f.send(a, bad.clone());
+        let msgs = f.recv(a);
+        assert_eq!(error_codes(&msgs), ["bad_message"], "{bad}");
+        assert_eq!(msgs[0].as_ref().unwrap()["ref"], "mls");
+    }
+    assert!(f.recv(b).is_empty());
+    f.send(a, json!({"type": "mls", "op": "sync"}));
+    let to_a = mls(&f.recv(a));
+    assert_eq!(
+        to_a[0]["groupInfo"], to_b[0]["groupInfo"],
+        "the group did not move"
+    );
+    assert!(f.recv(c).iter().flatten().all(|m| m["type"] != "mls"));
+}
+
+#[test]
+fn the_group_is_forgotten_when_the_last_participant_leaves_even_with_whip_left() {
+    let mut f = Fixture::new();
+    let a = f.connect([127, 0, 0, 1]);
+    let pa = f.join(a, "visit", Role::Clinician)["participant"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_s, info) = create_group(&mut f, a, &pa, 1);
+    // A WHIP publisher in the same room: part of the room, not of its MLS group.
+    let (reply, rx) = oneshot::channel();
+    let token = f.token("visit", Role::Patient);
+    f.hub.handle_command(
+        f.now,
+        UNIX,
+        Command::Whip {
+            room: "visit".into(),
+            token,
+            sdp: PUBLISH.into(),
+            egress: false,
+            reply,
+        },
+    );
+    assert!(rx.blocking_recv().unwrap().is_ok());
+
+    // Disconnected within the grace period: still a member, the group stays.
+    f.hub
+        .handle_command(f.now, UNIX, Command::Closed { conn: a });
+    let b = f.connect([127, 0, 0, 1]);
+    let token = f.token("visit", Role::Patient);
+    f.send(b, json!({"type": "join", "token": token}));
+    let state = mls(&f.recv(b));
+    assert_eq!(bytes(&state[0]["groupInfo"]), info);
+    f.send(b, json!({"type": "leave"}));
+
+    // Grace over: no participant left, only the WHIP session: the next one starts afresh.
+    f.now += Duration::from_secs(31);
+    f.hub.handle_timeout(f.now);
+    let c = f.connect([127, 0, 0, 1]);
+    let joined = f.join(c, "visit", Role::Patient);
+    assert_eq!(
+        joined["tracks"].as_array().unwrap().len(),
+        2,
+        "the room lives on: {joined}"
+    );
+    f.send(c, json!({"type": "mls", "op": "sync"}));
+    assert_eq!(
+        mls(&f.recv(c)),
+        [json!({"type": "mls", "op": "state", "groupInfo": null})]
+    );
+}
+
+#[test]
+fn the_mls_field_limit_is_the_delivery_services() {
+    assert_eq!(
+        telesfu_server::signal::MAX_MLS_FIELD,
+        telesfu_e2ee::mls::ds::MAX_MESSAGE_LEN
+    );
 }
 
 #[test]
