@@ -1,8 +1,8 @@
 //! KID layouts of RFC 9605 §5: the sender-key ratchet (§5.1) and MLS-style epochs (§5.2).
 //!
-//! These are pure helpers: they need no MLS library. The embedding product supplies the
-//! base keys (from our [`crate::agreement`], or from its own MLS exporter) and installs them
-//! into a [`crate::Context`] under the KIDs computed here.
+//! These are pure helpers: they need no MLS library. [`crate::session::Session`] uses the §5.2
+//! layout for the keys it takes from the MLS exporter; a product with its own key management
+//! can install its base keys into a [`crate::Context`] under the KIDs computed here.
 
 use zeroize::Zeroizing;
 

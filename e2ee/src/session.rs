@@ -751,7 +751,7 @@ impl Session {
         if let Some((kid, epoch, at)) = self.next_send
             && at <= now
         {
-            self.switch_send_key(now, kid, epoch);
+            self.switch_send_key(kid, epoch);
         }
         self.retire_keys(now);
         match &mut self.phase {
@@ -863,7 +863,7 @@ impl Session {
                     epoch: 0,
                     created: true,
                 });
-                self.on_new_epoch(now, None, Vec::new());
+                self.on_new_epoch(now, None);
             }
             Phase::Member { group } => {
                 let verdict = self.check_newer_state(&group, group_info.as_deref());
@@ -873,8 +873,7 @@ impl Session {
                         // A member we know signed the group at a later epoch: we missed
                         // commits. Rejoin from it, replacing our old leaf.
                         let old = group.current_member_index();
-                        let epoch = group.current_epoch();
-                        self.leave_group(now, epoch, true);
+                        self.leave_group(now);
                         self.join(now, &info, Some(old));
                     }
                     Err(reason) => {
@@ -899,7 +898,11 @@ impl Session {
     /// the same key; `Ok(None)` when it is not newer than ours. Everything else (no group,
     /// another group, a signer we do not know) is refused: a replayed or forged state must not
     /// make a member leave its group.
-    fn check_newer_state(&self, group: &MlsGroup, info: Option<&[u8]>) -> Result<Option<Vec<u8>>, String> {
+    fn check_newer_state(
+        &self,
+        group: &MlsGroup,
+        info: Option<&[u8]>,
+    ) -> Result<Option<Vec<u8>>, String> {
         let info = info.ok_or("the DS says the room has no group; staying in ours")?;
         let msg = MlsMessage::from_bytes(info).map_err(|e| format!("not an MLS message: {e}"))?;
         let gi = msg.as_group_info().ok_or("not a GroupInfo")?;
@@ -916,15 +919,6 @@ impl Session {
             .validate_group_info(&msg, &signer.signing_identity)
             .map_err(|e| format!("newer GroupInfo not signed by a member we know: {e}"))?;
         Ok(Some(info.to_vec()))
-    }
-
-    fn info_epoch(info: &[u8]) -> Result<(Vec<u8>, u64), String> {
-        let msg = MlsMessage::from_bytes(info).map_err(|e| format!("not an MLS message: {e}"))?;
-        let gi = msg.as_group_info().ok_or("not a GroupInfo")?;
-        Ok((
-            gi.group_context().group_id.clone(),
-            gi.group_context().epoch,
-        ))
     }
 
     fn create(&mut self, now: Instant) {
@@ -1036,7 +1030,10 @@ impl Session {
                     self.back_off(now);
                     self.refused(
                         RefusedKind::GroupInfo,
-                        format!("join refused {} times, retrying later: {reason}", self.rejections),
+                        format!(
+                            "join refused {} times, retrying later: {reason}",
+                            self.rejections
+                        ),
                     );
                 } else {
                     self.on_group_state(now, group_info);
@@ -1063,7 +1060,7 @@ impl Session {
                         epoch,
                         created: false,
                     });
-                    self.on_new_epoch(now, None, Vec::new());
+                    self.on_new_epoch(now, None);
                 } else {
                     // Another commit won; the DS rejects ours next.
                     self.phase = Phase::Joining {
@@ -1074,7 +1071,6 @@ impl Session {
                 }
             }
             Phase::Member { mut group } => {
-                let before = self.roster.clone();
                 let msg = match MlsMessage::from_bytes(bytes) {
                     Ok(m) => m,
                     Err(e) => {
@@ -1112,14 +1108,13 @@ impl Session {
                             group.clear_pending_commit();
                         }
                         if let CommitEffect::Removed { .. } = desc.effect {
-                            self.leave_group(now, epoch, true);
+                            self.leave_group(now);
                             self.event(Event::Removed { epoch });
                             self.transmit(ToDs::Sync);
                             return;
                         }
                         self.phase = Phase::Member { group };
-                        let _ = before;
-                        self.on_new_epoch(now, Some(desc.committer), Vec::new());
+                        self.on_new_epoch(now, Some(desc.committer));
                     }
                     Ok(_) => {
                         self.phase = Phase::Member { group };
@@ -1259,8 +1254,7 @@ impl Session {
 
     // ----- keys -----
 
-    fn leave_group(&mut self, now: Instant, epoch: u64, _rejoin: bool) {
-        let _ = epoch;
+    fn leave_group(&mut self, now: Instant) {
         self.phase = Phase::Waiting;
         self.pending = None;
         self.to_remove.clear();
@@ -1280,7 +1274,7 @@ impl Session {
         self.code = None;
     }
 
-    fn on_new_epoch(&mut self, now: Instant, committer: Option<u32>, _unused: Vec<u32>) {
+    fn on_new_epoch(&mut self, now: Instant, committer: Option<u32>) {
         let Phase::Member { group } = &self.phase else {
             return;
         };
@@ -1322,8 +1316,6 @@ impl Session {
             })
             .collect();
 
-        let old_leaves: BTreeSet<u32> = self.roster.iter().map(|r| r.leaf).collect();
-        let new_leaves: BTreeSet<u32> = new_roster.iter().map(|r| r.leaf).collect();
         let added: Vec<RosterEntry> = new_roster
             .iter()
             .filter(|r| {
@@ -1344,7 +1336,6 @@ impl Session {
             })
             .cloned()
             .collect();
-        let _ = (old_leaves, &new_leaves);
 
         // Retire the previous epoch's keys after the switch and the grace period; drop at once
         // any key whose KID this epoch reuses (same low E bits, §5.2).
@@ -1397,7 +1388,7 @@ impl Session {
                         .retain(|k| !(k.leaf.is_none() && k.kid == old));
                 }
                 match self.send_kid {
-                    None => self.switch_send_key(now, kid, epoch),
+                    None => self.switch_send_key(kid, epoch),
                     Some(_) => self.next_send = Some((kid, epoch, now + self.config.switch_delay)),
                 }
             } else {
@@ -1473,7 +1464,7 @@ impl Session {
         }));
     }
 
-    fn switch_send_key(&mut self, now: Instant, kid: KeyId, epoch: u64) {
+    fn switch_send_key(&mut self, kid: KeyId, epoch: u64) {
         if let Some((old, _)) = self.send_kid.replace((kid, epoch))
             && old != kid
         {
@@ -1484,7 +1475,6 @@ impl Session {
         if matches!(self.next_send, Some((k, _, _)) if k == kid) {
             self.next_send = None;
         }
-        let _ = now;
         self.event(Event::SendKeyChanged { kid, epoch });
     }
 

@@ -10,20 +10,30 @@ use mls_common::{Call, ROOM, UNIX_START};
 use telesfu_e2ee::Error;
 use telesfu_e2ee::mls::ds::{DeliveryService, DsConfig, FromDs, ToDs};
 use telesfu_e2ee::mls::identity::{Authority, Claims, TrustAnchors};
-use telesfu_e2ee::session::{ChatOrder, Event, MemberKey, RefusedKind, Session, SessionConfig, SessionParams};
+use telesfu_e2ee::session::{
+    ChatOrder, Event, MemberKey, RefusedKind, Session, SessionConfig, SessionParams,
+};
 use telesfu_e2ee::{Context, KeyId};
 
 /// A session the SFU made up: its certificate is signed by `signer`, it trusts the real
 /// authority too (so it can read the group it attacks).
 fn rogue(call: &Call, signer: &Authority, name: &str, claims_room: &str) -> (Session, String) {
     let key = MemberKey::from_seed([0xee; 32]);
-    let mut claims = Claims::new("sub-mallory", claims_room, UNIX_START - 60, UNIX_START + 3600);
+    let mut claims = Claims::new(
+        "sub-mallory",
+        claims_room,
+        UNIX_START - 60,
+        UNIX_START + 3600,
+    );
     claims.name = name.into();
     claims.role = "clinician".into();
     let cert = signer.issue(&claims, &key.public_key()).unwrap();
     let anchors = TrustAnchors::new([call.authority.public_key(), signer.public_key()]);
     let params = SessionParams::new(claims_room, "p-ghost", anchors, key, cert, [0xef; 32]);
-    (Session::new(SessionConfig::default(), params, call.now, call.unix()).unwrap(), "p-ghost".into())
+    (
+        Session::new(SessionConfig::default(), params, call.now, call.unix()).unwrap(),
+        "p-ghost".into(),
+    )
 }
 
 /// The rogue's external commit, built from the DS's current GroupInfo.
@@ -31,13 +41,20 @@ fn rogue_commit(call: &Call, s: &mut Session) -> (Vec<u8>, Vec<u8>) {
     s.handle_ds(call.now, call.ds.state());
     match s.poll_transmit() {
         Some(ToDs::Commit { commit, group_info }) => (commit, group_info),
-        other => panic!("rogue could not build a join: {other:?} {:?}", s.poll_event()),
+        other => panic!(
+            "rogue could not build a join: {other:?} {:?}",
+            s.poll_event()
+        ),
     }
 }
 
 fn state(call: &Call, i: usize) -> (Option<u64>, Option<String>, Vec<String>) {
     let s = &call.members[i].session;
-    (s.epoch(), s.verification_code().map(String::from), s.roster().iter().map(|r| r.fingerprint.clone()).collect())
+    (
+        s.epoch(),
+        s.verification_code().map(String::from),
+        s.roster().iter().map(|r| r.fingerprint.clone()).collect(),
+    )
 }
 
 // ----- 1. A hidden member gets every key -----
@@ -56,10 +73,20 @@ fn finding_1_server_injected_member_without_certificate_gets_nothing() {
     let (mut ghost, ghost_p) = rogue(&call, &sfu_authority, "Ghost", ROOM);
     let (commit, _) = rogue_commit(&call, &mut ghost);
     for i in [a, b] {
-        call.inject(i, FromDs::Commit { commit: commit.clone() });
+        call.inject(
+            i,
+            FromDs::Commit {
+                commit: commit.clone(),
+            },
+        );
     }
     for (k, i) in [a, b].into_iter().enumerate() {
-        assert_eq!(state(&call, i), before[k], "{} accepted the ghost", call.members[i].name);
+        assert_eq!(
+            state(&call, i),
+            before[k],
+            "{} accepted the ghost",
+            call.members[i].name
+        );
         assert!(
             call.events(i).iter().any(|e| matches!(e, Event::Refused { kind: RefusedKind::Commit, reason } if reason.contains("authority"))),
             "{} did not report the refused certificate: {:?}",
@@ -71,10 +98,13 @@ fn finding_1_server_injected_member_without_certificate_gets_nothing() {
     let wire = call.seal(a, b"vitals");
     let pa = call.members[a].participant.clone();
     let mut buf = wire.clone();
-    assert!(ghost.open_frame(&pa, telesfu_e2ee::media::Codec::Vp8, &mut buf).is_err());
+    assert!(
+        ghost
+            .open_frame(&pa, telesfu_e2ee::media::Codec::Vp8, &mut buf)
+            .is_err()
+    );
     assert_eq!(call.open(b, &pa, &wire).unwrap(), b"vitals");
     let _ = ghost_p;
-
 }
 
 #[test]
@@ -97,7 +127,11 @@ fn finding_1_an_honest_ds_that_knows_the_authority_refuses_the_ghost_too() {
     });
     assert!(rejected.unwrap().contains("certificate"));
     // It backs off instead of hammering the DS: a handful of tries in two minutes.
-    assert!(call.ds.counts().1 <= 12, "{} rejected joins in 2 minutes", call.ds.counts().1);
+    assert!(
+        call.ds.counts().1 <= 12,
+        "{} rejected joins in 2 minutes",
+        call.ds.counts().1
+    );
     call.members[g].connected = false;
     assert_eq!(state(&call, a), before);
 }
@@ -116,26 +150,25 @@ fn finding_1_certificates_for_another_room_or_another_key_are_refused() {
         let cert = call.authority.issue(&claims, &key.public_key()).unwrap();
         // It believes it is in visit-1 (so it builds the join), with a visit-2 certificate.
         let params = SessionParams::new("visit-2", "p-x", call.anchors(), key, cert, [3; 32]);
-        (Session::new(SessionConfig::default(), params, call.now, call.unix()).unwrap(), ())
+        (
+            Session::new(SessionConfig::default(), params, call.now, call.unix()).unwrap(),
+            (),
+        )
     };
     other_room.handle_ds(call.now, call.ds.state());
     // Its own client already refuses: the group's members are certified for visit-1 only.
-    assert!(matches!(other_room.poll_transmit(), None));
-    assert!(matches!(other_room.poll_event(), Some(Event::Refused { kind: RefusedKind::GroupInfo, .. })));
+    assert!(other_room.poll_transmit().is_none());
+    assert!(matches!(
+        other_room.poll_event(),
+        Some(Event::Refused {
+            kind: RefusedKind::GroupInfo,
+            ..
+        })
+    ));
 
-    // Pat's real certificate presented with another signature key: refused by everyone.
-    let stolen = {
-        let mut cert = None;
-        for (_, msg) in &call.log {
-            let _ = msg;
-        }
-        let key = MemberKey::from_seed([2; 32]); // Pat's seed in the harness
-        let mut claims = Claims::new("sub-Pat", ROOM, UNIX_START - 60, UNIX_START + 86_400);
-        claims.name = "Pat".into();
-        claims.role = "patient".into();
-        claims.tenant = "clinic-a".into();
-        cert.get_or_insert(call.authority.issue(&claims, &key.public_key()).unwrap()).clone()
-    };
+    // A real certificate (Pat's: issued for Pat's key) presented with another key.
+    let pat_key = MemberKey::from_seed([2; 32]);
+    let stolen = call.certify(&call.authority, &pat_key, "Pat", "patient");
     let thief_key = MemberKey::from_seed([0x99; 32]);
     assert!(
         matches!(
@@ -163,8 +196,20 @@ fn finding_1_every_certified_member_is_in_every_roster() {
     // The SFU cannot show a member to some and hide it from others: the roster is the MLS
     // tree, and every member's tree hash is in the key schedule.
     for i in [a, b, c] {
-        let r: Vec<_> = call.members[i].session.roster().iter().map(|r| (r.name.as_str(), r.role.as_str(), r.tenant.as_str())).collect();
-        assert_eq!(r, [("Dr Ada", "clinician", "clinic-a"), ("Pat", "patient", "clinic-a"), ("Ivy", "interpreter", "clinic-a")]);
+        let r: Vec<_> = call.members[i]
+            .session
+            .roster()
+            .iter()
+            .map(|r| (r.name.as_str(), r.role.as_str(), r.tenant.as_str()))
+            .collect();
+        assert_eq!(
+            r,
+            [
+                ("Dr Ada", "clinician", "clinic-a"),
+                ("Pat", "patient", "clinic-a"),
+                ("Ivy", "interpreter", "clinic-a")
+            ]
+        );
     }
 }
 
@@ -177,12 +222,17 @@ fn finding_2_a_late_joiner_cannot_open_what_was_sent_before_it_joined() {
     let b = call.join("Pat", "patient");
     call.advance(Duration::from_secs(2));
     let pa = call.members[a].participant.clone();
-    let recorded: Vec<_> = (0..5).map(|i| call.seal(a, format!("before {i}").as_bytes())).collect();
+    let recorded: Vec<_> = (0..5)
+        .map(|i| call.seal(a, format!("before {i}").as_bytes()))
+        .collect();
     assert_eq!(call.open(b, &pa, &recorded[0]).unwrap(), b"before 0");
     let c = call.join("Ivy", "interpreter");
     call.advance(Duration::from_secs(30));
     for (i, w) in recorded.iter().enumerate() {
-        assert!(call.open(c, &pa, w).is_err(), "the joiner opened frame {i} sent before it joined");
+        assert!(
+            call.open(c, &pa, w).is_err(),
+            "the joiner opened frame {i} sent before it joined"
+        );
     }
     call.assert_media_flows();
 }
@@ -198,7 +248,10 @@ fn finding_2_a_leaver_cannot_open_what_is_sent_after_it_left() {
     call.advance(Duration::from_secs(15));
     let pa = call.members[a].participant.clone();
     let after = call.seal(a, b"after the interpreter left");
-    assert_eq!(call.open(b, &pa, &after).unwrap(), b"after the interpreter left");
+    assert_eq!(
+        call.open(b, &pa, &after).unwrap(),
+        b"after the interpreter left"
+    );
     // Ivy kept her state (a server can keep sending her frames).
     assert!(call.open(c, &pa, &after).is_err());
     // Even if the server also hands her the removal commit, she only learns she was removed.
@@ -207,8 +260,17 @@ fn finding_2_a_leaver_cannot_open_what_is_sent_after_it_left() {
         _ => None,
     });
     call.members[c].connected = true;
-    call.inject(c, FromDs::Commit { commit: removal.unwrap() });
-    assert!(call.events(c).iter().any(|e| matches!(e, Event::Removed { .. })));
+    call.inject(
+        c,
+        FromDs::Commit {
+            commit: removal.unwrap(),
+        },
+    );
+    assert!(
+        call.events(c)
+            .iter()
+            .any(|e| matches!(e, Event::Removed { .. }))
+    );
     assert!(call.open(c, &pa, &after).is_err());
 }
 
@@ -231,7 +293,12 @@ fn finding_3_replayed_commits_and_group_states_change_nothing() {
         }
     }
     for (k, i) in [a, b].into_iter().enumerate() {
-        assert_eq!(state(&call, i), before[k], "replay moved {}", call.members[i].name);
+        assert_eq!(
+            state(&call, i),
+            before[k],
+            "replay moved {}",
+            call.members[i].name
+        );
     }
     call.assert_media_flows();
 }
@@ -245,13 +312,22 @@ fn finding_3_a_recorded_frame_does_not_open_again_after_a_faked_leave_and_rejoin
     let pa = call.members[a].participant.clone();
     let recorded = call.seal(a, b"the diagnosis");
     assert_eq!(call.open(b, &pa, &recorded).unwrap(), b"the diagnosis");
-    assert!(matches!(call.open(b, &pa, &recorded), Err(Error::Replayed { .. })));
+    assert!(matches!(
+        call.open(b, &pa, &recorded),
+        Err(Error::Replayed { .. })
+    ));
     // The server tells Ada that Pat left; Ada removes Pat; Pat is told and rejoins.
     let pb = call.members[b].participant.clone();
     let now = call.now;
     call.members[a].session.participant_left(now, &pb);
     call.advance(Duration::from_secs(3));
-    assert!(call.events(b).iter().any(|e| matches!(e, Event::Removed { .. })), "{:?}", call.events(b));
+    assert!(
+        call.events(b)
+            .iter()
+            .any(|e| matches!(e, Event::Removed { .. })),
+        "{:?}",
+        call.events(b)
+    );
     assert!(call.members[b].session.is_member(), "Pat rejoined");
     call.assert_agree();
     // Old keys are gone everywhere once the grace period is over.
@@ -276,7 +352,10 @@ fn finding_4_a_member_cannot_seal_under_another_members_kid() {
 
     // Mallory derives the group's SFrame key (every member can, RFC 9605 §5.2) and seals a
     // frame under the victim's KID with a counter far ahead, on her own track.
-    let base = call.members[mallory].session.export_secret(b"SFrame 1.0 Base Key", b"", 16).unwrap();
+    let base = call.members[mallory]
+        .session
+        .export_secret(b"SFrame 1.0 Base Key", b"", 16)
+        .unwrap();
     let victim_kid = call.members[victim].session.send_kid().unwrap();
     let mut forge = Context::new(telesfu_e2ee::CipherSuite::Aes128GcmSha256).unwrap();
     forge
@@ -286,7 +365,14 @@ fn finding_4_a_member_cannot_seal_under_another_members_kid() {
     frame.extend_from_slice(b"forged");
     let mut buf = vec![0u8; frame.len() + 64];
     buf[..frame.len()].copy_from_slice(&frame);
-    let n = telesfu_e2ee::media::seal_frame(&mut forge, telesfu_e2ee::media::Codec::Vp8, victim_kid, &mut buf, frame.len()).unwrap();
+    let n = telesfu_e2ee::media::seal_frame(
+        &mut forge,
+        telesfu_e2ee::media::Codec::Vp8,
+        victim_kid,
+        &mut buf,
+        frame.len(),
+    )
+    .unwrap();
     let forged = buf[..n].to_vec();
     match call.open(listener, &pm, &forged) {
         Err(Error::KeyIdNotOfSender { kid, sender }) => {
@@ -298,7 +384,10 @@ fn finding_4_a_member_cannot_seal_under_another_members_kid() {
     // The victim's next real frames still open: its replay window did not move.
     for i in 2..5 {
         let w = call.seal(victim, format!("frame {i}").as_bytes());
-        assert_eq!(call.open(listener, &pv, &w).unwrap(), format!("frame {i}").as_bytes());
+        assert_eq!(
+            call.open(listener, &pv, &w).unwrap(),
+            format!("frame {i}").as_bytes()
+        );
     }
     let _ = KeyId(0);
 }
@@ -350,8 +439,18 @@ fn finding_6_the_server_cannot_move_the_verification_code() {
         let mut g = Session::new(SessionConfig::default(), params, call.now, call.unix()).unwrap();
         let (commit, info) = rogue_commit(&call, &mut g);
         for i in [a, b] {
-            call.inject(i, FromDs::Commit { commit: commit.clone() });
-            call.inject(i, FromDs::GroupState { group_info: Some(info.clone()) });
+            call.inject(
+                i,
+                FromDs::Commit {
+                    commit: commit.clone(),
+                },
+            );
+            call.inject(
+                i,
+                FromDs::GroupState {
+                    group_info: Some(info.clone()),
+                },
+            );
         }
         attempts += 1;
     }
@@ -373,12 +472,30 @@ fn finding_6_a_split_view_shows_different_codes() {
     other.authority = Authority::from_seed(&[42; 32]); // same vendor authority
     let c = other.join("Ivy", "interpreter");
     let d = other.join("Dr Bo", "clinician");
-    let code_ab = call.members[a].session.verification_code().unwrap().to_string();
-    let code_cd = other.members[c].session.verification_code().unwrap().to_string();
-    assert_eq!(call.members[b].session.verification_code().unwrap(), code_ab);
-    assert_eq!(other.members[d].session.verification_code().unwrap(), code_cd);
+    let code_ab = call.members[a]
+        .session
+        .verification_code()
+        .unwrap()
+        .to_string();
+    let code_cd = other.members[c]
+        .session
+        .verification_code()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        call.members[b].session.verification_code().unwrap(),
+        code_ab
+    );
+    assert_eq!(
+        other.members[d].session.verification_code().unwrap(),
+        code_cd
+    );
     assert_ne!(code_ab, code_cd);
-    assert_eq!(call.members[a].session.roster().len(), 2, "and each pair sees only two key holders");
+    assert_eq!(
+        call.members[a].session.roster().len(),
+        2,
+        "and each pair sees only two key holders"
+    );
 }
 
 // ----- 7. Chat, KID space, the API -----
@@ -409,7 +526,12 @@ fn finding_7_chat_drops_reorders_and_replays_are_seen() {
     assert_eq!(sent.len(), 4);
     // Deliver: three, one, (two dropped), four, then replay one.
     for i in [2usize, 0, 3, 0] {
-        call.inject(b, FromDs::Application { message: sent[i].clone() });
+        call.inject(
+            b,
+            FromDs::Application {
+                message: sent[i].clone(),
+            },
+        );
     }
     let got: Vec<_> = call
         .events(b)
@@ -428,7 +550,13 @@ fn finding_7_chat_drops_reorders_and_replays_are_seen() {
         ]
     );
     assert!(
-        call.events(b).iter().any(|e| matches!(e, Event::Refused { kind: RefusedKind::Application, .. })),
+        call.events(b).iter().any(|e| matches!(
+            e,
+            Event::Refused {
+                kind: RefusedKind::Application,
+                ..
+            }
+        )),
         "the replayed message was refused"
     );
 }
@@ -447,7 +575,11 @@ fn finding_7_kids_never_collide_however_many_epochs() {
         recorded.push((call.members[a].session.epoch().unwrap(), call.seal(a, b"x")));
         kids.push(call.members[a].session.send_kid().unwrap());
         call.advance(Duration::from_secs(31 * 60));
-        assert!(call.members[b].session.installed_keys() <= 6, "keys pile up: {}", call.members[b].session.installed_keys());
+        assert!(
+            call.members[b].session.installed_keys() <= 6,
+            "keys pile up: {}",
+            call.members[b].session.installed_keys()
+        );
     }
     // Every KID is Ada's leaf with the epoch's low 4 bits: never another member's.
     let leaf = u64::from(call.members[a].session.own_leaf().unwrap());
@@ -456,7 +588,10 @@ fn finding_7_kids_never_collide_however_many_epochs() {
     }
     // No old frame opens any more: not even one from 16 epochs back whose KID is reused now.
     for (epoch, w) in &recorded {
-        assert!(call.open(b, &pa, w).is_err(), "frame of epoch {epoch} still opens");
+        assert!(
+            call.open(b, &pa, w).is_err(),
+            "frame of epoch {epoch} still opens"
+        );
     }
     call.assert_media_flows();
 }
@@ -471,8 +606,15 @@ fn finding_7_the_group_cannot_grow_past_its_limit() {
     call.join("Ivy", "interpreter");
     let (epoch, code) = call.assert_agree();
     let d = call.join("Dr Bo", "clinician");
-    assert!(!call.members[d].session.is_member(), "a fourth member joined a group of three");
-    assert!(call.events(d).iter().any(|e| matches!(e, Event::Refused { reason, .. } if reason.contains("limit"))));
+    assert!(
+        !call.members[d].session.is_member(),
+        "a fourth member joined a group of three"
+    );
+    assert!(
+        call.events(d)
+            .iter()
+            .any(|e| matches!(e, Event::Refused { reason, .. } if reason.contains("limit")))
+    );
     call.members[d].connected = false;
     assert_eq!(call.assert_agree(), (epoch, code));
 }
@@ -485,5 +627,8 @@ fn finding_7_opening_requires_the_sender() {
     call.advance(Duration::from_secs(2));
     let w = call.seal(a, b"x");
     // A frame attributed to nobody in the group opens for nobody.
-    assert!(matches!(call.open(b, "p-nobody", &w), Err(Error::UnknownSender(_))));
+    assert!(matches!(
+        call.open(b, "p-nobody", &w),
+        Err(Error::UnknownSender(_))
+    ));
 }

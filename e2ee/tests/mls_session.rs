@@ -55,7 +55,12 @@ fn four_members_join_and_leave_and_every_change_is_a_new_epoch() {
     assert_eq!(e5, e4 + 1, "a leave is one commit");
     assert_ne!(code4, code5);
     for i in [a, c, d] {
-        let names: Vec<_> = call.members[i].session.roster().iter().map(|r| r.name.clone()).collect();
+        let names: Vec<_> = call.members[i]
+            .session
+            .roster()
+            .iter()
+            .map(|r| r.name.clone())
+            .collect();
         assert_eq!(names, ["Dr Ada", "Ivy", "Dr Bo"]);
     }
     call.advance(Duration::from_secs(2));
@@ -82,15 +87,33 @@ fn chat_reaches_everyone_in_order_with_verified_sender() {
             .events(i)
             .iter()
             .filter_map(|e| match e {
-                Event::Chat(m) => Some((m.from.name.clone(), m.from.role.clone(), m.seq, m.text.clone(), m.order)),
+                Event::Chat(m) => Some((
+                    m.from.name.clone(),
+                    m.from.role.clone(),
+                    m.seq,
+                    m.text.clone(),
+                    m.order,
+                )),
                 _ => None,
             })
             .collect();
         assert_eq!(
             chats,
             [
-                ("Dr Ada".into(), "clinician".into(), 1, "Take 2 tablets".into(), telesfu_e2ee::session::ChatOrder::InOrder),
-                ("Dr Ada".into(), "clinician".into(), 2, "twice a day".into(), telesfu_e2ee::session::ChatOrder::InOrder),
+                (
+                    "Dr Ada".into(),
+                    "clinician".into(),
+                    1,
+                    "Take 2 tablets".into(),
+                    telesfu_e2ee::session::ChatOrder::InOrder
+                ),
+                (
+                    "Dr Ada".into(),
+                    "clinician".into(),
+                    2,
+                    "twice a day".into(),
+                    telesfu_e2ee::session::ChatOrder::InOrder
+                ),
             ]
         );
     }
@@ -106,7 +129,11 @@ fn long_calls_refresh_every_leaf_every_thirty_minutes() {
     assert_eq!(call.assert_agree().0, e0, "no update before 30 minutes");
     call.advance(Duration::from_secs(2 * 60));
     let (e1, code1) = call.assert_agree();
-    assert_eq!(e1, e0 + 2, "each of the two members refreshed its leaf once");
+    assert_eq!(
+        e1,
+        e0 + 2,
+        "each of the two members refreshed its leaf once"
+    );
     assert_ne!(code0, code1);
     call.advance(Duration::from_secs(2));
     call.assert_media_flows();
@@ -118,7 +145,11 @@ fn concurrent_joins_are_serialised_by_the_ds() {
     call.join("Dr Ada", "clinician");
     // Three sessions connect before any of them runs: they all build on the same GroupInfo.
     let mut pending = Vec::new();
-    for (n, r) in [("Pat", "patient"), ("Ivy", "interpreter"), ("Dr Bo", "clinician")] {
+    for (n, r) in [
+        ("Pat", "patient"),
+        ("Ivy", "interpreter"),
+        ("Dr Bo", "clinician"),
+    ] {
         let (s, p) = call.session(n, r);
         pending.push((n, s, p));
     }
@@ -137,7 +168,10 @@ fn concurrent_joins_are_serialised_by_the_ds() {
     call.advance(Duration::from_secs(1));
     let (epoch, _) = call.assert_agree();
     assert_eq!(epoch, 3);
-    assert!(call.ds.counts().1 >= 2, "two of the three joins lost a race and were redone");
+    assert!(
+        call.ds.counts().1 >= 2,
+        "two of the three joins lost a race and were redone"
+    );
     call.advance(Duration::from_secs(2));
     call.assert_media_flows();
 }

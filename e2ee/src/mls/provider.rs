@@ -338,7 +338,8 @@ impl DhType for X25519Dh {
     }
 
     fn bitmask_for_rejection_sampling(&self) -> SamplingMethod {
-        SamplingMethod::Raw
+        // RFC 9180 §7.1.3 DeriveKeyPair for X25519: LabeledExpand(dkp_prk, "sk"), no masking.
+        SamplingMethod::HpkeWithoutBitmask
     }
 
     fn secret_key_size(&self) -> usize {
