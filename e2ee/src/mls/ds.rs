@@ -318,3 +318,39 @@ impl DeliveryService {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_what_is_not_for_it() {
+        let mut ds = DeliveryService::new(DsConfig::default());
+        // No group yet: a commit has nothing to build on.
+        let out = ds.handle(
+            ToDs::Commit {
+                commit: vec![0, 1],
+                group_info: vec![0, 1],
+            },
+            0,
+        );
+        assert!(matches!(out, Delivery::Sender(FromDs::Rejected { group_info: None, .. })));
+        // Garbage as a GroupInfo.
+        let out = ds.handle(ToDs::Create { group_info: vec![9; 40] }, 0);
+        assert!(matches!(&out, Delivery::Sender(FromDs::Rejected { reason, .. }) if reason.contains("MLS")), "{out:?}");
+        // Oversize.
+        let out = ds.handle(
+            ToDs::Create {
+                group_info: vec![0; MAX_MESSAGE_LEN + 1],
+            },
+            0,
+        );
+        assert!(matches!(&out, Delivery::Sender(FromDs::Rejected { reason, .. }) if reason.contains("limit")), "{out:?}");
+        // Application data for a group that does not exist.
+        let out = ds.handle(ToDs::Application { message: vec![0, 1, 0, 2] }, 0);
+        assert!(matches!(out, Delivery::Sender(FromDs::Rejected { .. })));
+        assert_eq!(ds.counts(), (0, 4));
+        assert_eq!(ds.state(), FromDs::GroupState { group_info: None });
+        assert_eq!(ds.handle(ToDs::Sync, 0), Delivery::Sender(FromDs::GroupState { group_info: None }));
+    }
+}
