@@ -135,3 +135,37 @@ fn media_frames_with_clear_prefix_allocate_nothing() {
         assert_eq!(after - before, 0, "{suite}: {} allocations", after - before);
     }
 }
+
+mod mls_common;
+
+/// The same through the MLS member: once in the group, a member seals and opens media (the
+/// per-sender lookup and check included) without allocating.
+#[test]
+fn session_media_allocates_nothing() {
+    let mut call = mls_common::Call::new();
+    let a = call.join("Ada", "clinician");
+    let b = call.join("Bo", "patient");
+    call.advance(std::time::Duration::from_secs(2));
+    let pa = call.members[a].participant.clone();
+    let frame = {
+        let mut f = vec![0x31, 0, 0];
+        f.extend(std::iter::repeat_n(0x5a, 1000));
+        f
+    };
+    let len = frame.len();
+    let mut buf = vec![0u8; call.members[a].session.seal_buffer_len(Codec::Vp8, len)];
+    // Warm up (first use of each key).
+    buf[..len].copy_from_slice(&frame);
+    let n = call.members[a].session.seal_frame(Codec::Vp8, &mut buf, len).unwrap();
+    call.members[b].session.open_frame(&pa, Codec::Vp8, &mut buf[..n]).unwrap();
+    ALLOCS.store(0, Ordering::Relaxed);
+    COUNTING.with(|c| c.set(true));
+    for _ in 0..100 {
+        buf[..len].copy_from_slice(&frame);
+        let n = call.members[a].session.seal_frame(Codec::Vp8, &mut buf, len).unwrap();
+        let (_, m) = call.members[b].session.open_frame(&pa, Codec::Vp8, &mut buf[..n]).unwrap();
+        assert_eq!(m, len);
+    }
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(ALLOCS.load(Ordering::Relaxed), 0, "allocations in 100 seals and opens");
+}
