@@ -334,10 +334,24 @@ mod tests {
             },
             0,
         );
-        assert!(matches!(out, Delivery::Sender(FromDs::Rejected { group_info: None, .. })));
+        assert!(matches!(
+            out,
+            Delivery::Sender(FromDs::Rejected {
+                group_info: None,
+                ..
+            })
+        ));
         // Garbage as a GroupInfo.
-        let out = ds.handle(ToDs::Create { group_info: vec![9; 40] }, 0);
-        assert!(matches!(&out, Delivery::Sender(FromDs::Rejected { reason, .. }) if reason.contains("MLS")), "{out:?}");
+        let out = ds.handle(
+            ToDs::Create {
+                group_info: vec![9; 40],
+            },
+            0,
+        );
+        assert!(
+            matches!(&out, Delivery::Sender(FromDs::Rejected { reason, .. }) if reason.contains("MLS")),
+            "{out:?}"
+        );
         // Oversize.
         let out = ds.handle(
             ToDs::Create {
@@ -345,12 +359,23 @@ mod tests {
             },
             0,
         );
-        assert!(matches!(&out, Delivery::Sender(FromDs::Rejected { reason, .. }) if reason.contains("limit")), "{out:?}");
+        assert!(
+            matches!(&out, Delivery::Sender(FromDs::Rejected { reason, .. }) if reason.contains("limit")),
+            "{out:?}"
+        );
         // Application data for a group that does not exist.
-        let out = ds.handle(ToDs::Application { message: vec![0, 1, 0, 2] }, 0);
+        let out = ds.handle(
+            ToDs::Application {
+                message: vec![0, 1, 0, 2],
+            },
+            0,
+        );
         assert!(matches!(out, Delivery::Sender(FromDs::Rejected { .. })));
         assert_eq!(ds.counts(), (0, 4));
         assert_eq!(ds.state(), FromDs::GroupState { group_info: None });
-        assert_eq!(ds.handle(ToDs::Sync, 0), Delivery::Sender(FromDs::GroupState { group_info: None }));
+        assert_eq!(
+            ds.handle(ToDs::Sync, 0),
+            Delivery::Sender(FromDs::GroupState { group_info: None })
+        );
     }
 }
