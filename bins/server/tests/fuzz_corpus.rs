@@ -346,7 +346,17 @@ fn signal_seeds() {
         r#"{"type":"view","track":"t-7","width":640,"height":360}"#.to_string(),
         r#"{"type":"layer","track":"t-7","maxSpatial":1,"maxTemporal":2,"paused":false}"#
             .to_string(),
-        r#"{"type":"e2ee","to":"p-2","data":"AAECAwQ="}"#.to_string(),
+        // MLS through the Delivery Service (docs/signaling.md §6.1): every client op, a
+        // server-only op, padding, a missing field, an unknown op.
+        r#"{"type":"mls","op":"create","groupInfo":"AAEAAQADdGVzdA"}"#.to_string(),
+        r#"{"type":"mls","op":"commit","commit":"AAEAAgADAQID","groupInfo":"AAEAAQAE-_8"}"#
+            .to_string(),
+        r#"{"type":"mls","op":"app","message":"AAEAAgAHaGVsbG8"}"#.to_string(),
+        r#"{"type":"mls","op":"sync"}"#.to_string(),
+        r#"{"type":"mls","op":"state","groupInfo":null}"#.to_string(),
+        r#"{"type":"mls","op":"app","message":"AAE="}"#.to_string(),
+        r#"{"type":"mls","op":"commit","commit":"AAEA"}"#.to_string(),
+        r#"{"type":"mls","op":"welcome","welcome":"AA"}"#.to_string(),
         r#"{"type":"leave"}"#.to_string(),
         r#"{"type":"ping","id":42}"#.to_string(),
         r#"{"type":"subscribe","track":"t-7"}"#.to_string(),
