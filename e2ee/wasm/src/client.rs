@@ -58,13 +58,13 @@ impl Client {
     pub fn new(
         room: &str,
         participant: &str,
-        authority_keys: &JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array[]")] authority_keys: &JsValue,
         member_seed: &[u8],
         certificate: &[u8],
         rng_seed: &[u8],
         now_ms: f64,
         unix_ms: f64,
-        config: &JsValue,
+        #[wasm_bindgen(unchecked_param_type = "SessionOptions | undefined")] config: &JsValue,
     ) -> Result<Client, JsValue> {
         js::throw((|| {
             let config = member::session_config(&*js::options(config, "config")?)?;
@@ -93,7 +93,11 @@ impl Client {
     /// the server sent them. Throws `bad_message` for one that breaks `docs/signaling.md`
     /// §6; MLS content that does not verify is not thrown but reported as a `refused` event.
     #[wasm_bindgen(js_name = handleDs)]
-    pub fn handle_ds(&mut self, now_ms: f64, message: &JsValue) -> Result<(), JsValue> {
+    pub fn handle_ds(
+        &mut self,
+        now_ms: f64,
+        #[wasm_bindgen(unchecked_param_type = "MlsMessage | string")] message: &JsValue,
+    ) -> Result<(), JsValue> {
         js::throw((|| {
             let get = js::fields(message)?;
             let msg = msg::from_ds(&get)?;
@@ -103,7 +107,7 @@ impl Client {
 
     /// The next message for the server, `{type: "mls", op, ...}` ready for `JSON.stringify`,
     /// or `undefined`.
-    #[wasm_bindgen(js_name = pollTransmit)]
+    #[wasm_bindgen(js_name = pollTransmit, unchecked_return_type = "MlsMessage | undefined")]
     pub fn poll_transmit(&mut self) -> Result<JsValue, JsValue> {
         match self.inner.poll_transmit() {
             None => Ok(JsValue::UNDEFINED),
@@ -112,7 +116,7 @@ impl Client {
     }
 
     /// The next event as a plain object with a `type`, or `undefined`.
-    #[wasm_bindgen(js_name = pollEvent)]
+    #[wasm_bindgen(js_name = pollEvent, unchecked_return_type = "TelesfuEvent | undefined")]
     pub fn poll_event(&mut self) -> JsValue {
         match self.inner.poll_event() {
             None => JsValue::UNDEFINED,
@@ -151,7 +155,11 @@ impl Client {
     /// Seals one encoded frame with this member's current key and returns the wire frame.
     /// Throws (and the caller drops the frame) with `no_key` before the first epoch,
     /// `malformed` for a frame that breaks its codec's clear-prefix rule.
-    pub fn seal(&mut self, codec: Codec, frame: &JsValue) -> Result<Uint8Array, JsValue> {
+    pub fn seal(
+        &mut self,
+        codec: Codec,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] frame: &JsValue,
+    ) -> Result<Uint8Array, JsValue> {
         let frame = js::throw(js::frame(frame, "frame"))?;
         let len = frame.length() as usize;
         js::throw(
@@ -168,7 +176,7 @@ impl Client {
         &mut self,
         sender: &str,
         codec: Codec,
-        frame: &JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] frame: &JsValue,
     ) -> Result<Uint8Array, JsValue> {
         let frame = js::throw(js::frame(frame, "frame"))?;
         let len = frame.length() as usize;
@@ -181,6 +189,7 @@ impl Client {
 
     /// The members of the current epoch (empty before joining):
     /// `[{leaf, participant, subject, name, role, tenant, fingerprint, isSelf}]`.
+    #[wasm_bindgen(unchecked_return_type = "RosterEntry[]")]
     pub fn roster(&self) -> JsValue {
         js::to_js(&msg::roster(self.inner.roster()))
     }
@@ -204,6 +213,7 @@ impl Client {
     /// Counters: `{refused, commitsAccepted, commitsRejected, queueDrops, sealed, opened,
     /// sealFailed, openFailed, sendKid, epoch, members}` (`sendKid`, `epoch`: `null` before
     /// joining).
+    #[wasm_bindgen(unchecked_return_type = "ClientStats")]
     pub fn stats(&self) -> JsValue {
         js::to_js(&stats_value(&self.inner))
     }

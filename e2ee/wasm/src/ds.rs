@@ -34,7 +34,10 @@ impl DeliveryService {
     /// external commit whose joiner's certificate does not verify for `room` (members refuse
     /// it anyway; this keeps an uncertified joiner from stalling the room).
     #[wasm_bindgen(constructor)]
-    pub fn new(room: &str, authority_keys: &JsValue) -> Result<DeliveryService, JsValue> {
+    pub fn new(
+        room: &str,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array[] | undefined")] authority_keys: &JsValue,
+    ) -> Result<DeliveryService, JsValue> {
         js::throw((|| {
             let mut config = DsConfig::default();
             config.room = room.to_owned();
@@ -53,9 +56,10 @@ impl DeliveryService {
     /// (the sender's participant id) is put on relayed `app` messages. Throws `bad_message`
     /// for a message that breaks `docs/signaling.md` §6 (the server answers `error`
     /// `bad_message`); MLS content the DS refuses comes back as a `rejected` to the sender.
+    #[wasm_bindgen(unchecked_return_type = "Delivery")]
     pub fn handle(
         &mut self,
-        message: &JsValue,
+        #[wasm_bindgen(unchecked_param_type = "MlsMessage | string")] message: &JsValue,
         unix_ms: f64,
         from: Option<String>,
     ) -> Result<JsValue, JsValue> {
@@ -69,6 +73,7 @@ impl DeliveryService {
     }
 
     /// The `state` message a joining member gets.
+    #[wasm_bindgen(unchecked_return_type = "MlsMessage")]
     pub fn state(&self) -> Result<JsValue, JsValue> {
         js::throw(msg::from_ds_value(&self.inner.state(), None)).map(|v| js::to_js(&v))
     }
@@ -191,7 +196,11 @@ impl Authority {
     /// A certificate for the member key `signature_key` (32 bytes) with `claims`:
     /// `{subject, room, notBefore, notAfter, name?, role?, tenant?}` (times in unix
     /// seconds, texts at most 255 bytes of UTF-8).
-    pub fn issue(&self, claims: &JsValue, signature_key: &[u8]) -> Result<Vec<u8>, JsValue> {
+    pub fn issue(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Claims")] claims: &JsValue,
+        signature_key: &[u8],
+    ) -> Result<Vec<u8>, JsValue> {
         js::throw((|| {
             let c = self::claims(&*js::options(claims, "claims")?)?;
             self.inner
@@ -203,7 +212,7 @@ impl Authority {
 
 /// Decodes a certificate (format only, no signature check): `{authorityId, signatureKey,
 /// subject, name, role, tenant, room, notBefore, notAfter}`.
-#[wasm_bindgen(js_name = decodeCertificate)]
+#[wasm_bindgen(js_name = decodeCertificate, unchecked_return_type = "CertificateInfo")]
 pub fn decode_certificate(bytes: &[u8]) -> Result<JsValue, JsValue> {
     js::throw(
         Certificate::decode(bytes)

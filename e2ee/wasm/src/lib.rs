@@ -130,6 +130,106 @@ pub use sframe::{
 
 use wasm_bindgen::prelude::*;
 
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** A `{type: "mls"}` signaling message of docs/signaling.md §6 (binary fields: base64url, unpadded). */
+export type MlsMessage =
+  | { type: "mls"; op: "create"; groupInfo: string }
+  | { type: "mls"; op: "commit"; commit: string; groupInfo?: string }
+  | { type: "mls"; op: "app"; message: string; from?: string }
+  | { type: "mls"; op: "sync" }
+  | { type: "mls"; op: "state"; groupInfo: string | null }
+  | { type: "mls"; op: "rejected"; reason: string; groupInfo: string | null };
+
+/** A member of the group as every member sees it (names and roles verified by the authority). */
+export interface RosterEntry {
+  leaf: number;
+  participant: string | null;
+  subject: string;
+  name: string;
+  role: string;
+  tenant: string;
+  fingerprint: string;
+  isSelf: boolean;
+}
+
+/** What the member reports. */
+export type TelesfuEvent =
+  | { type: "joined"; epoch: number; created: boolean }
+  | { type: "epoch"; epoch: number; added: RosterEntry[]; removed: RosterEntry[]; committer: number | null; code: string }
+  | { type: "sendKeyChanged"; kid: number; epoch: number }
+  | { type: "refused"; kind: "commit" | "groupInfo" | "application" | "other"; reason: string }
+  | { type: "chat"; from: RosterEntry; seq: number; text: string; sentAtMs: number; order: "inOrder" | "afterGap" | "late" | "other"; missing: number }
+  | { type: "removed"; epoch: number }
+  | { type: "duplicateParticipant"; participant: string }
+  | { type: "other"; detail: string };
+
+/** Session timings and limits; every field optional (defaults of telesfu_e2ee::session::SessionConfig). */
+export interface SessionOptions {
+  switchDelayMs?: number;
+  gracePeriodMs?: number;
+  updateIntervalMs?: number;
+  removalStaggerMs?: number;
+  commitTimeoutMs?: number;
+  certificateSkewMs?: number;
+  maxMembers?: number;
+}
+
+/** A member's counters. */
+export interface ClientStats {
+  refused: number;
+  commitsAccepted: number;
+  commitsRejected: number;
+  queueDrops: number;
+  sealed: number;
+  opened: number;
+  sealFailed: number;
+  openFailed: number;
+  sendKid: number | null;
+  epoch: number | null;
+  members: number;
+}
+
+/** Where the DS's answer goes, and what it is. */
+export interface Delivery {
+  to: "sender" | "all" | "others";
+  msg: MlsMessage;
+}
+
+/** What an authority vouches for (times in unix seconds, texts at most 255 bytes). */
+export interface Claims {
+  subject: string;
+  room: string;
+  notBefore: number;
+  notAfter: number;
+  name?: string;
+  role?: string;
+  tenant?: string;
+}
+
+/** A decoded certificate's public facts. */
+export interface CertificateInfo {
+  authorityId: Uint8Array;
+  signatureKey: Uint8Array;
+  subject: string;
+  name: string;
+  role: string;
+  tenant: string;
+  room: string;
+  notBefore: number;
+  notAfter: number;
+}
+
+/** An opened SFrame ciphertext. */
+export interface OpenedPayload { kid: bigint; ctr: bigint; payload: Uint8Array }
+/** An opened media frame. */
+export interface OpenedFrame { kid: bigint; ctr: bigint; frame: Uint8Array }
+/** A decoded SFrame header. */
+export interface DecodedHeader { kid: bigint; ctr: bigint; len: number }
+/** sframe_key and sframe_salt. */
+export interface KeyMaterial { key: Uint8Array; salt: Uint8Array }
+"#;
+
 /// This crate's version (the package's).
 #[wasm_bindgen]
 pub fn version() -> String {

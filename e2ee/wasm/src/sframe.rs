@@ -114,6 +114,7 @@ impl SframeContext {
 
     /// Opens an SFrame ciphertext: `{kid, ctr, payload}`. Throws with the codes of the
     /// crate docs (`no_key`, `auth_failed`, `replayed`, `malformed`, ...).
+    #[wasm_bindgen(unchecked_return_type = "OpenedPayload")]
     pub fn open(&mut self, metadata: &[u8], ciphertext: &[u8]) -> Result<JsValue, JsValue> {
         let mut out = vec![0u8; ciphertext.len()];
         let o = js::throw(
@@ -139,7 +140,7 @@ impl SframeContext {
     }
 
     /// Opens one wire frame: `{kid, ctr, frame}` with the frame as encoded.
-    #[wasm_bindgen(js_name = openFrame)]
+    #[wasm_bindgen(js_name = openFrame, unchecked_return_type = "OpenedFrame")]
     pub fn open_frame(&mut self, codec: Codec, wire: &[u8]) -> Result<JsValue, JsValue> {
         let mut buf = wire.to_vec();
         let (o, n) = js::throw(
@@ -158,7 +159,7 @@ pub fn encode_header(kid: u64, ctr: u64) -> Vec<u8> {
 
 /// Decodes the header at the front of `bytes`: `{kid, ctr, len}`. Strict: a truncated or
 /// non-minimal header throws `malformed`.
-#[wasm_bindgen(js_name = decodeHeader)]
+#[wasm_bindgen(js_name = decodeHeader, unchecked_return_type = "DecodedHeader")]
 pub fn decode_header(bytes: &[u8]) -> Result<JsValue, JsValue> {
     let (h, len) = js::throw(
         Header::decode(bytes).map_err(|e| GlueError::from(telesfu_e2ee::Error::from(e))),
@@ -171,7 +172,7 @@ pub fn decode_header(bytes: &[u8]) -> Result<JsValue, JsValue> {
 }
 
 /// `{key, salt}`: `sframe_key` and `sframe_salt` for `kid` from `base_key` (§4.4.2).
-#[wasm_bindgen(js_name = deriveKeyMaterial)]
+#[wasm_bindgen(js_name = deriveKeyMaterial, unchecked_return_type = "KeyMaterial")]
 pub fn derive(suite: f64, kid: u64, base_key: &[u8]) -> Result<JsValue, JsValue> {
     js::throw((|| {
         let s = suite_provider(crypto::default_provider(), self::suite(suite)?)?;
