@@ -394,15 +394,22 @@ impl Hub {
     }
 
     fn send(&mut self, conn: u64, msg: &ServerMsg) {
-        let Some(c) = self.conns.get(&conn) else {
+        if !self.conns.contains_key(&conn) {
             return;
-        };
+        }
         if let ServerMsg::Error { .. } = msg {
             self.metrics
                 .signaling_errors
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        if c.tx.try_send(Outbound::Text(signal::to_text(msg))).is_err() {
+        self.send_text(conn, signal::to_text(msg));
+    }
+
+    fn send_text(&self, conn: u64, text: String) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        if c.tx.try_send(Outbound::Text(text)).is_err() {
             // Stuck or gone: close it; its member keeps the reconnect grace period.
             let _ = c.tx.try_send(Outbound::Close);
         }
@@ -433,13 +440,7 @@ impl Hub {
         }
         let text = signal::to_text(msg);
         for conn in conns {
-            let Some(c) = self.conns.get(&conn) else {
-                continue;
-            };
-            if c.tx.try_send(Outbound::Text(text.clone())).is_err() {
-                // Stuck or gone: close it; its member keeps the reconnect grace period.
-                let _ = c.tx.try_send(Outbound::Close);
-            }
+            self.send_text(conn, text.clone());
         }
     }
 

@@ -558,6 +558,22 @@ pub fn parse(text: &str) -> Result<ClientMsg, ParseError> {
             reference: Some(ty),
         });
     }
+    if ty == "mls" {
+        let known = CLIENT_MLS_OPS.join(", ");
+        let problem = match value.get("op").map(|op| (op, op.as_str())) {
+            Some((_, Some(op))) if CLIENT_MLS_OPS.contains(&op) => None,
+            Some((_, Some(op))) => Some(format!("unknown op {op:?}; a client sends {known}")),
+            Some((op, None)) => Some(format!("op must be a string ({known}), not {op}")),
+            None => Some(format!("missing field `op` ({known})")),
+        };
+        if let Some(problem) = problem {
+            return Err(ParseError {
+                code: ErrorCode::BadMessage,
+                message: format!("bad \"mls\" message: {problem}"),
+                reference: Some(ty),
+            });
+        }
+    }
     serde_json::from_value(value).map_err(|e| ParseError {
         code: ErrorCode::BadMessage,
         message: format!("bad {ty:?} message: {e}"),
@@ -662,7 +678,11 @@ mod tests {
     fn malformed_mls_messages_say_what_is_wrong() {
         assert!(mls_err(r#"{"type":"mls"}"#).contains("op"));
         let m = mls_err(r#"{"type":"mls","op":"state","groupInfo":null}"#);
-        assert!(m.contains("state") && m.contains("create"), "{m}");
+        assert!(
+            m.contains("unknown op \"state\"") && m.contains("create"),
+            "{m}"
+        );
+        assert!(mls_err(r#"{"type":"mls","op":3}"#).contains("op must be a string"));
         assert!(mls_err(r#"{"type":"mls","op":"commit","commit":"AA"}"#).contains("groupInfo"));
         assert!(mls_err(r#"{"type":"mls","op":"create","groupInfo":5}"#).contains("string"));
         let m = mls_err(r#"{"type":"mls","op":"create","groupInfo":"AA=="}"#);
