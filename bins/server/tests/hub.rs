@@ -707,3 +707,79 @@ fn whip_errors_are_http_statuses() {
     );
     assert!(!rx.blocking_recv().unwrap());
 }
+
+/// Passes `mls` messages between the hub and each `(conn, session)` until nothing moves.
+fn pump(f: &mut Fixture, sessions: &mut [(u64, Session)]) {
+    for _ in 0..100 {
+        let mut moved = false;
+        for (conn, s) in sessions.iter_mut() {
+            for m in mls(&f.recv(*conn)) {
+                moved = true;
+                let info = m["groupInfo"].as_str().map(|x| B64.decode(x).unwrap());
+                let msg = match m["op"].as_str() {
+                    Some("state") => FromDs::GroupState { group_info: info },
+                    Some("commit") => FromDs::Commit {
+                        commit: bytes(&m["commit"]),
+                    },
+                    Some("rejected") => FromDs::Rejected {
+                        reason: m["reason"].as_str().unwrap().into(),
+                        group_info: info,
+                    },
+                    Some("app") => FromDs::Application {
+                        message: bytes(&m["message"]),
+                    },
+                    _ => panic!("unknown mls message {m}"),
+                };
+                s.handle_ds(f.now, msg);
+            }
+            let out: Vec<ToDs> = std::iter::from_fn(|| s.poll_transmit()).collect();
+            for t in out {
+                moved = true;
+                f.send(*conn, mls_json(t));
+            }
+        }
+        if !moved {
+            return;
+        }
+    }
+    panic!("mls messages still moving after 100 rounds");
+}
+
+/// Two participants open an empty room at the same moment: both get `state: null` and both
+/// `create`. The server accepts the first and rejects the second; both must end up in one
+/// group. Today the loser sends one external commit on `state` and another on the `rejected`
+/// answering its `create` (it cannot tell which message a `rejected` answers); the first is
+/// accepted and adds its leaf, its session has moved on to the second, and it then refuses
+/// to join a tree holding its own key ("duplicate signature key"), leaving a ghost leaf in
+/// everyone else's roster.
+#[test]
+#[ignore = "telesfu-e2ee Session: a rejected create after a state it already joined from starts a second join"]
+fn simultaneous_creates_end_in_one_group() {
+    let mut f = Fixture::new();
+    let a = f.connect([127, 0, 0, 1]);
+    let b = f.connect([127, 0, 0, 1]);
+    let pa = f.join(a, "visit", Role::Clinician)["participant"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pb = f.join(b, "visit", Role::Patient)["participant"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    f.recv(a);
+    let mut sessions = [(a, session(&f, &pa, 1)), (b, session(&f, &pb, 2))];
+    let mut creates = Vec::new();
+    for (conn, s) in &mut sessions {
+        s.handle_ds(f.now, FromDs::GroupState { group_info: None });
+        creates.push((*conn, s.poll_transmit().unwrap()));
+    }
+    // Both creates reach the server before either hears back.
+    for (conn, t) in creates {
+        f.send(conn, mls_json(t));
+    }
+    pump(&mut f, &mut sessions);
+    let [(_, sa), (_, sb)] = &sessions;
+    assert_eq!((sa.epoch(), sb.epoch()), (Some(1), Some(1)));
+    assert_eq!(sa.roster().len(), 2);
+    assert_eq!(sa.verification_code(), sb.verification_code());
+}
