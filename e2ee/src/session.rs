@@ -882,6 +882,12 @@ impl Session {
                     }
                 }
             }
+            phase @ (Phase::Creating { .. } | Phase::Joining { .. }) => {
+                // Our create or join is still unanswered: only its answer (acceptance, or
+                // `Rejected` with the state to build on) moves us. Acting on this state too
+                // would start a second join beside the first.
+                self.phase = phase;
+            }
             Phase::Waiting if self.rejections > 0 && self.sync_at.is_some() => {
                 // Backing off: a state that arrives now (a replay, or the DS pushing) waits.
                 self.phase = Phase::Waiting;

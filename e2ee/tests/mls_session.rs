@@ -175,3 +175,35 @@ fn concurrent_joins_are_serialised_by_the_ds() {
     call.advance(Duration::from_secs(2));
     call.assert_media_flows();
 }
+
+#[test]
+fn simultaneous_creates_end_in_one_group() {
+    let mut call = Call::new();
+    // Two sessions find the room empty at the same moment: both create.
+    let mut pending = Vec::new();
+    for (n, r) in [("Dr Ada", "clinician"), ("Pat", "patient")] {
+        let (s, p) = call.session(n, r);
+        pending.push((n, s, p));
+    }
+    let state = call.ds.state();
+    for (n, s, p) in pending {
+        call.members.push(mls_common::Member {
+            name: n.into(),
+            participant: p,
+            session: s,
+            inbox: [state.clone()].into(),
+            events: Vec::new(),
+            connected: true,
+        });
+    }
+    call.pump();
+    let (epoch, _) = call.assert_agree();
+    assert_eq!(epoch, 1, "one create, one join");
+    assert_eq!(
+        call.ds.counts(),
+        (2, 1),
+        "the second create was rejected, its join accepted"
+    );
+    call.advance(Duration::from_secs(2));
+    call.assert_media_flows();
+}

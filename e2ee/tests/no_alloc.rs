@@ -156,16 +156,32 @@ fn session_media_allocates_nothing() {
     let mut buf = vec![0u8; call.members[a].session.seal_buffer_len(Codec::Vp8, len)];
     // Warm up (first use of each key).
     buf[..len].copy_from_slice(&frame);
-    let n = call.members[a].session.seal_frame(Codec::Vp8, &mut buf, len).unwrap();
-    call.members[b].session.open_frame(&pa, Codec::Vp8, &mut buf[..n]).unwrap();
+    let n = call.members[a]
+        .session
+        .seal_frame(Codec::Vp8, &mut buf, len)
+        .unwrap();
+    call.members[b]
+        .session
+        .open_frame(&pa, Codec::Vp8, &mut buf[..n])
+        .unwrap();
     ALLOCS.store(0, Ordering::Relaxed);
     COUNTING.with(|c| c.set(true));
     for _ in 0..100 {
         buf[..len].copy_from_slice(&frame);
-        let n = call.members[a].session.seal_frame(Codec::Vp8, &mut buf, len).unwrap();
-        let (_, m) = call.members[b].session.open_frame(&pa, Codec::Vp8, &mut buf[..n]).unwrap();
+        let n = call.members[a]
+            .session
+            .seal_frame(Codec::Vp8, &mut buf, len)
+            .unwrap();
+        let (_, m) = call.members[b]
+            .session
+            .open_frame(&pa, Codec::Vp8, &mut buf[..n])
+            .unwrap();
         assert_eq!(m, len);
     }
     COUNTING.with(|c| c.set(false));
-    assert_eq!(ALLOCS.load(Ordering::Relaxed), 0, "allocations in 100 seals and opens");
+    assert_eq!(
+        ALLOCS.load(Ordering::Relaxed),
+        0,
+        "allocations in 100 seals and opens"
+    );
 }
