@@ -1,6 +1,9 @@
-// Runs web/sframe.js in headless Chromium against every applicable SFrame vector
+// The wasm package (e2ee/web, @telesfu/e2ee) in headless Chromium against every RFC 9605 vector
 // (e2ee/tests/data/test-vectors.json: header, AES-CTR-HMAC and SFrame sections) and the worked
-// examples of docs/e2ee-wire-format.md §8. Prints one line per failure, then "N passed, M failed".
+// examples of docs/e2ee-wire-format.md §8, each cross-checked against lib/sframe-oracle.js (an
+// independent WebCrypto implementation): wasm seals and the oracle opens, the oracle seals and
+// wasm opens, both equal to the vectors. Prints one line per group (`ok  group: figures`) and
+// per failing check (`FAIL name: detail`), then "N passed, M failed".
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,11 +39,12 @@ function docExamples() {
 const examples = docExamples();
 const srv = await staticServer(
   {
-    '/web/': path.join(root, 'bins/server/web'),
+    '/e2ee/': path.join(root, 'e2ee/web'),
+    '/lib/': path.join(here, 'lib'),
     '/data/': path.join(root, 'e2ee/tests/data'),
     '/t/': path.join(here, 'pages'),
   },
-  { '/': ['text/html; charset=utf-8', '<!doctype html><title>sframe vectors</title><body>vectors</body>'] },
+  { '/': ['text/html; charset=utf-8', '<!doctype html><title>sframe vectors</title><body>vectors</body>'], '/favicon.ico': ['image/x-icon', ''] },
 );
 const browser = await launch();
 let failed = 0;
@@ -49,29 +53,34 @@ try {
   const page = browser.ctx.pages()[0] || (await browser.ctx.newPage());
   page.on('pageerror', (e) => console.log(`pageerror: ${e}`));
   await page.goto(`${srv.base}/`);
-  const results = await page.evaluate(async (exs) => {
-    const m = await import('/t/vectors.mjs');
-    return m.run(exs);
-  }, examples);
-  const byGroup = new Map();
+  const results = await page.evaluate(async (exs) => (await import('/t/vectors.mjs')).run(exs), examples);
+  const groups = new Map();
   for (const r of results) {
-    const g = r.name.split(/[ :]/)[0];
-    const c = byGroup.get(g) || { pass: 0, fail: 0 };
+    const g = groups.get(r.group) || { pass: 0, fail: 0 };
     if (r.ok) {
       passed++;
-      c.pass++;
+      g.pass++;
     } else {
       failed++;
-      c.fail++;
+      g.fail++;
       console.log(`FAIL ${r.name}: ${r.detail}`);
     }
-    byGroup.set(g, c);
+    groups.set(r.group, g);
   }
-  for (const [g, c] of byGroup) console.log(`  ${g}: ${c.pass} passed, ${c.fail} failed`);
-  console.log(`  (wire-format examples found in the doc: ${examples.map((e) => e.id).join(', ') || 'none'})`);
+  for (const [g, c] of groups) console.log(`${c.fail ? 'FAIL' : 'ok  '} ${g}: ${c.pass} of ${c.pass + c.fail} checks`);
+  const want = { header: 289, aes_ctr_hmac: 3, sframe: 5, 'wire-format': examples.length, media: 25 };
+  for (const [g, n] of Object.entries(want)) {
+    const c = groups.get(g);
+    if (!c || c.pass + c.fail !== n) {
+      failed++;
+      console.log(`FAIL ${g}: expected ${n} checks, ran ${c ? c.pass + c.fail : 0}`);
+    }
+  }
   if (examples.length === 0) {
     failed++;
     console.log('FAIL no worked examples parsed from docs/e2ee-wire-format.md');
+  } else {
+    console.log(`ok   wire-format examples found in the doc: ${examples.map((e) => e.id).join(', ')}`);
   }
 } catch (e) {
   failed++;
