@@ -59,7 +59,9 @@ pub(crate) fn parse(name: &str) -> Option<Codec> {
     .map(|(_, c)| c)
 }
 
-/// [`parse`] for JavaScript: `codecFromName("video/VP8") === Codec.Vp8`.
+/// The codec for a name or WebRTC MIME type: `"VP8"`, `"video/VP8"`, `"opus"`,
+/// `"audio/opus"`, `"H264"`, `"AV1"`, `"plain"` (case-insensitive, parameters after `;`
+/// ignored); `undefined` for any other. `codecFromName("video/VP8") === Codec.Vp8`.
 #[wasm_bindgen(js_name = codecFromName)]
 pub fn codec_from_name(name: &str) -> Option<Codec> {
     parse(name)

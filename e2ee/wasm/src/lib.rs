@@ -15,7 +15,7 @@
 //!   [`member_public_key`] gives the key to certify before the client is made.
 //! - [`DeliveryService`] and [`Authority`]: the server's per-room DS and a certificate
 //!   authority, for browser tests and for a vendor's JavaScript backend.
-//! - [`SframeContext`], [`encode_header`], [`decode_header`], [`derive`], [`aead_seal`],
+//! - [`SframeContext`], [`encode_header`], [`decode_header`], [`derive_key_material`], [`aead_seal`],
 //!   [`aead_open`], [`clear_prefix_len`]: raw RFC 9605 with explicit suite, KID, counter, base
 //!   key and metadata, for the published test vectors in the browser.
 //!
@@ -58,7 +58,7 @@
 //! ## Errors
 //!
 //! Every failure is thrown as an `Error` named `TelesfuError` with a stable `code` (table in
-//! [`error`](crate::error) and in the package README). Bad input from JavaScript or the network
+//! [`error`] and in the package README). Bad input from JavaScript or the network
 //! is an error, never a panic; MLS content that does not verify is a `refused` event.
 //!
 //! ## The worker's run loop (JavaScript)
@@ -124,8 +124,8 @@ pub use client::{Client, member_public_key};
 pub use codec::{Codec, codec_from_name};
 pub use ds::{Authority, DeliveryService, decode_certificate};
 pub use sframe::{
-    SframeContext, aead_open, aead_seal, clear_prefix_len, decode_header, derive, encode_header,
-    max_header_len,
+    SframeContext, aead_open, aead_seal, clear_prefix_len, decode_header, derive_key_material,
+    encode_header, max_header_len,
 };
 
 use wasm_bindgen::prelude::*;

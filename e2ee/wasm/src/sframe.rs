@@ -3,7 +3,7 @@
 //! derives and rotates its own keys.
 
 use telesfu_e2ee::crypto::{self, suite_provider};
-use telesfu_e2ee::key::derive_key_material;
+use telesfu_e2ee::key;
 use telesfu_e2ee::media;
 use telesfu_e2ee::{CipherSuite, Context, Counter, Header, KeyId, MAX_HEADER_LEN, NONCE_LEN};
 use wasm_bindgen::prelude::*;
@@ -173,10 +173,10 @@ pub fn decode_header(bytes: &[u8]) -> Result<JsValue, JsValue> {
 
 /// `{key, salt}`: `sframe_key` and `sframe_salt` for `kid` from `base_key` (§4.4.2).
 #[wasm_bindgen(js_name = deriveKeyMaterial, unchecked_return_type = "KeyMaterial")]
-pub fn derive(suite: f64, kid: u64, base_key: &[u8]) -> Result<JsValue, JsValue> {
+pub fn derive_key_material(suite: f64, kid: u64, base_key: &[u8]) -> Result<JsValue, JsValue> {
     js::throw((|| {
         let s = suite_provider(crypto::default_provider(), self::suite(suite)?)?;
-        let m = derive_key_material(s, KeyId(kid), base_key)?;
+        let m = key::derive_key_material(s, KeyId(kid), base_key)?;
         Ok(Value::Obj(vec![
             ("key", Value::Bytes(m.key().to_vec())),
             ("salt", Value::Bytes(m.salt().to_vec())),

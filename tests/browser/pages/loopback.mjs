@@ -342,7 +342,8 @@ const PHASES = {
     await sleep(3000);
     const v = await links.wrong.video();
     const t = await track(d, 'a>d:video:recv');
-    check('wrong participant binding: nothing decodes, frames dropped', (v.framesDecoded ?? 0) === 0 && t.frames === 0 && (t.dropped.not_of_sender ?? 0) > 0,
+    // framesReceived counts what the receive transform passed on: 0 when every frame is dropped.
+    check('wrong participant binding: nothing decodes, frames dropped', (v.framesReceived ?? 0) === 0 && (v.framesDecoded ?? 0) === 0 && t.frames === 0 && (t.dropped.not_of_sender ?? 0) > 0,
       `framesReceived ${v.framesReceived ?? 0}, framesDecoded ${v.framesDecoded ?? 0}; d opened ${t.frames}, dropped ${JSON.stringify(t.dropped)}`);
     links.wrong.close();
     void b;
@@ -376,12 +377,14 @@ const PHASES = {
     await sleep(3000);
     const v = await az.video();
     const rz = await track(z, 'a>z:video:recv');
-    check('no keys at the receiver: nothing decodes, frames dropped', (v.framesDecoded ?? 0) === 0 && rz.frames === 0 && Object.values(rz.dropped).reduce((x, y) => x + y, 0) > 0,
+    check('no keys at the receiver: nothing decodes, frames dropped', (v.framesReceived ?? 0) === 0 && (v.framesDecoded ?? 0) === 0 && rz.frames === 0 && Object.values(rz.dropped).reduce((x, y) => x + y, 0) > 0,
       `framesReceived ${v.framesReceived ?? 0}, framesDecoded ${v.framesDecoded ?? 0}; z opened ${rz.frames}, dropped ${JSON.stringify(rz.dropped)}`);
     const w = await za.video();
     const sz = await track(z, 'z>a:video:send');
-    check('no keys at the sender: nothing is sent in clear', sz.frames === 0 && (sz.dropped.no_key ?? 0) > 0 && (w.framesDecoded ?? 0) === 0,
-      `z sealed ${sz.frames}, dropped ${JSON.stringify(sz.dropped)}; a decoded ${w.framesDecoded ?? 0}`);
+    const ra = await track(a, 'z>a:video:recv');
+    const arrived = ra.frames + Object.values(ra.dropped).reduce((x, y) => x + y, 0);
+    check('no keys at the sender: nothing is sent, in clear or otherwise', sz.frames === 0 && (sz.dropped.no_key ?? 0) > 0 && arrived === 0 && (w.framesDecoded ?? 0) === 0,
+      `z sealed ${sz.frames}, dropped ${JSON.stringify(sz.dropped)}; frames reaching a's transform ${arrived}, a decoded ${w.framesDecoded ?? 0}`);
     az.close();
     za.close();
     await z.e2ee.close();
