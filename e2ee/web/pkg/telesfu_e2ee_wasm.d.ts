@@ -364,7 +364,9 @@ export function aeadSeal(suite: number, key: Uint8Array | number[], nonce: Uint8
 export function clearPrefixLen(codec: Codec, frame: Uint8Array | number[]): number;
 
 /**
- * [`parse`] for JavaScript: `codecFromName("video/VP8") === Codec.Vp8`.
+ * The codec for a name or WebRTC MIME type: `"VP8"`, `"video/VP8"`, `"opus"`,
+ * `"audio/opus"`, `"H264"`, `"AV1"`, `"plain"` (case-insensitive, parameters after `;`
+ * ignored); `undefined` for any other. `codecFromName("video/VP8") === Codec.Vp8`.
  */
 export function codecFromName(name: string): Codec | undefined;
 

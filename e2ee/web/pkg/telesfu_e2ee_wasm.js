@@ -711,7 +711,9 @@ export function clearPrefixLen(codec, frame) {
 }
 
 /**
- * [`parse`] for JavaScript: `codecFromName("video/VP8") === Codec.Vp8`.
+ * The codec for a name or WebRTC MIME type: `"VP8"`, `"video/VP8"`, `"opus"`,
+ * `"audio/opus"`, `"H264"`, `"AV1"`, `"plain"` (case-insensitive, parameters after `;`
+ * ignored); `undefined` for any other. `codecFromName("video/VP8") === Codec.Vp8`.
  * @param {string} name
  * @returns {Codec | undefined}
  */
