@@ -193,6 +193,10 @@ self.onmessage = async ({ data: m }) => {
 
 // ----- frames -----
 
+/**
+ * The frame's codec: its own mimeType when the browser gives it, else the transform's option.
+ * Only called once the client exists, so the wasm module is initialised (codecFromName is wasm).
+ */
 function codecOf(frame, fallback) {
   let mime;
   try {
@@ -200,7 +204,8 @@ function codecOf(frame, fallback) {
   } catch {
     mime = undefined;
   }
-  if (!mime) return fallback;
+  if (!mime) mime = fallback;
+  if (!mime) return undefined;
   let c = mimeCodecs.get(mime);
   if (c === undefined) {
     c = codecFromName(mime) ?? null;
@@ -269,7 +274,10 @@ function opener(t, fallback, participant, transformer) {
 self.onrtctransform = ({ transformer }) => {
   const o = transformer.options || {};
   const t = statsFor(o);
-  const fallback = typeof o.codec === 'string' ? codecFromName(o.codec) : undefined;
+  // A name, not a wasm Codec: this event can come before the wasm module is initialised (the
+  // page may attach transforms as soon as it creates the TelesfuE2ee), and calling into wasm
+  // here would throw and leave the transform's stream unconnected.
+  const fallback = typeof o.codec === 'string' ? o.codec : undefined;
   let transform;
   if (o.side === 'send') {
     senders.add(transformer);

@@ -64,30 +64,36 @@ const WEB: &[(&str, &str, &str)] = &[
         include_str!("../web/app.js"),
     ),
     (
-        "/e2ee.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../web/e2ee.js"),
-    ),
-    (
-        "/sframe.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../web/sframe.js"),
-    ),
-    (
-        "/worker.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../web/worker.js"),
-    ),
-    (
         "/style.css",
         "text/css; charset=utf-8",
         include_str!("../web/style.css"),
     ),
 ];
 
+// The browser package @telesfu/e2ee (e2ee/web), listed by build.rs.
+include!(concat!(env!("OUT_DIR"), "/package_files.rs"));
+
+/// The demo page's test hooks: served only with `debug.api` on (see app.js).
+const TEST_HOOKS: &str = include_str!("../web/test-hooks.js");
+
 /// The router.
 pub fn router(state: Arc<AppState>) -> Router {
     let mut r = Router::new();
+    for (path, mime, body) in PACKAGE {
+        let (mime, body): (&'static str, &'static [u8]) = (mime, body);
+        r = r.route(
+            path,
+            get(move || async move {
+                (
+                    [
+                        (header::CONTENT_TYPE, mime),
+                        (header::CACHE_CONTROL, "no-cache"),
+                    ],
+                    body,
+                )
+            }),
+        );
+    }
     for (path, mime, body) in WEB {
         let (mime, body): (&'static str, &'static str) = (mime, body);
         r = r.route(
@@ -113,6 +119,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/debug/frames", get(debug_frames))
+        .route("/debug/test-hooks.js", get(test_hooks))
         .route("/debug/estimate-cap", post(estimate_cap))
         .route("/whip/{room}", post(whip).options(whip_options))
         .route("/whep/{room}", post(whep).options(whip_options))
@@ -269,6 +276,20 @@ async fn debug_frames(State(s): State<Arc<AppState>>) -> Response {
 struct CapQuery {
     participant: String,
     bps: Option<u64>,
+}
+
+async fn test_hooks(State(s): State<Arc<AppState>>) -> Response {
+    if !s.config.debug.api {
+        return (StatusCode::NOT_FOUND, "the debug API is off (debug.api)\n").into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        TEST_HOOKS,
+    )
+        .into_response()
 }
 
 async fn estimate_cap(State(s): State<Arc<AppState>>, Query(q): Query<CapQuery>) -> Response {
