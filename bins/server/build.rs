@@ -38,7 +38,9 @@ fn main() {
     let mut files = Vec::new();
     walk(&web, &mut files);
     files.sort();
-    let mut code = String::from("/// `(URL path, content type, body)` of every file of the package.\npub const PACKAGE: &[(&str, &str, &[u8])] = &[\n");
+    let mut code = String::from(
+        "/// `(URL path, content type, body)` of every file of the package.\npub const PACKAGE: &[(&str, &str, &[u8])] = &[\n",
+    );
     for f in &files {
         let rel = f.strip_prefix(&web).expect("walked under web");
         let rel = rel.to_string_lossy().replace('\\', "/");
@@ -58,6 +60,7 @@ fn main() {
         .expect("writing to a String");
     }
     code.push_str("];\n");
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("package_files.rs");
+    let out =
+        PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("package_files.rs");
     std::fs::write(out, code).expect("OUT_DIR is writable");
 }
