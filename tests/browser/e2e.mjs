@@ -5,7 +5,12 @@
 // Env: TELESFU_URL (required), TELESFU_DEBUG_FRAMES (default ${TELESFU_URL}/debug/frames; the
 // server records forwarded frames there when started with its test configuration).
 // Each case prints "ok" or "FAIL" with its figures; the last line is "N passed, M failed".
+//
+// Every page's signaling runs through a man in the middle (Playwright's routeWebSocket): it
+// records what the server sends and can inject messages into a page as if the server sent
+// them. Cases 9-10 use it to attack the end-to-end encryption the way the server could.
 import { launch, sleep } from './lib/harness.mjs';
+import { Authority, nodeMember, random, b64u, unb64u } from './lib/e2ee-node.mjs';
 
 const BASE = (process.env.TELESFU_URL || '').replace(/\/+$/, '');
 if (!BASE) {
@@ -46,7 +51,51 @@ async function waitFor(page, pred, timeoutMs, what) {
 
 const remote = (st, kind, source) => (st.remoteTracks || []).find((t) => t.kind === kind && (!source || t.source === source));
 
-async function openParticipant(role, name) {
+/**
+ * The signaling of one page through a man in the middle: everything passes unchanged, and is
+ * recorded; `toPage` injects a message as if the server sent it; `ask` sends a message to the
+ * server in the page's name and returns the server's next `mls` answer without passing it on.
+ */
+async function mitm(page) {
+  const m = { fromServer: [], fromPage: [], ws: null, server: null, waiting: null };
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    m.ws = ws;
+    m.server = server;
+    ws.onMessage((msg) => {
+      try {
+        m.fromPage.push(JSON.parse(msg));
+      } catch {
+        m.fromPage.push({ raw: msg });
+      }
+      server.send(msg);
+    });
+    server.onMessage((msg) => {
+      let parsed = null;
+      try {
+        parsed = JSON.parse(msg);
+      } catch {
+        // not JSON: passed on as is
+      }
+      if (parsed && parsed.type === 'mls' && m.waiting) {
+        const w = m.waiting;
+        m.waiting = null;
+        w(parsed);
+        return;
+      }
+      if (parsed) m.fromServer.push(parsed);
+      ws.send(msg);
+    });
+  });
+  m.toPage = (msg) => m.ws.send(JSON.stringify(msg));
+  m.ask = (msg) => new Promise((resolve) => {
+    m.waiting = resolve;
+    m.server.send(JSON.stringify(msg));
+  });
+  return m;
+}
+
+async function openParticipant(role, name, visit = 'dermatology') {
   const b = await launch(EXTRA);
   const page = b.ctx.pages()[0] || (await b.ctx.newPage());
   const consoleLines = [];
@@ -55,9 +104,32 @@ async function openParticipant(role, name) {
     if (consoleLines.length > 200) consoleLines.shift();
   });
   page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e}`));
+  const wire = await mitm(page);
   // The dermatology profile publishes 320x180 / 640x360 / 1280x720 (the sizes case 3 expects).
-  await page.goto(`${BASE}/?room=${encodeURIComponent(ROOM)}&role=${role}&name=${name}&visit=dermatology&autojoin=1&test=1`);
-  return { browser: b, page, role, consoleLines };
+  await page.goto(`${BASE}/?room=${encodeURIComponent(ROOM)}&role=${role}&name=${name}&visit=${visit}&autojoin=1&test=1`);
+  return { browser: b, page, role, name, consoleLines, wire };
+}
+
+/** What a page shows and holds of the encryption: epoch, code, key holders. */
+async function keys(p) {
+  const s = await state(p.page);
+  return {
+    epoch: s.e2ee?.epoch,
+    code: s.e2ee?.code,
+    shownCode: s.shown.code,
+    holders: (s.e2ee?.roster || []).map((r) => `${r.name}/${r.role}`).sort(),
+    shownHolders: s.shown.keyHolders,
+    refused: s.refused,
+    member: !!s.e2ee?.isMember,
+  };
+}
+
+/** Every page in `ps`: same epoch and code, shown as held, and `n` key holders. */
+async function agree(ps, n) {
+  const ks = await Promise.all(ps.map(keys));
+  const ok = ks.every((k) => k.member && k.epoch === ks[0].epoch && k.code === ks[0].code && k.shownCode === k.code &&
+    k.holders.length === n && JSON.stringify(k.holders) === JSON.stringify(ks[0].holders) && k.shownHolders.length >= n);
+  return { ok, ks };
 }
 
 function dump(p, st) {
@@ -87,6 +159,7 @@ async function decodesEachOther(patient, clinician) {
 const patient = await openParticipant('patient', 'Pat');
 const clinician = await openParticipant('clinician', 'Dr.Cli');
 const everyone = [patient, clinician];
+// Cases 9-10 add participants; cases 1-8 use these two.
 
 try {
   // (1) Both join one room and decode each other's video and audio.
@@ -100,52 +173,52 @@ try {
     });
     const [pa, ca] = await Promise.all([audio(patient), audio(clinician)]);
     const audioOk = (x) => x[1][0] > x[0][0] || x[1][1] > x[0][1];
-    const sp = await state(patient.page);
-    const sc = await state(clinician.page);
-    result('1 call: both decode video and audio',
-      dec.ok && audioOk(pa) && audioOk(ca) && sp.safetyNumber === sc.safetyNumber && sp.safetyNumber !== 'pending',
+    const ag = await agree(everyone, 2);
+    result('1 call: both decode video and audio; same verified key holders and code on both screens',
+      dec.ok && audioOk(pa) && audioOk(ca) && ag.ok && ag.ks[0].holders.join() === 'Dr.Cli/clinician,Pat/patient',
       `clinician decodes patient video ${dec.pv.join('->')}, patient decodes clinician video ${dec.cv.join('->')}; ` +
-      `audio samples/packets patient ${JSON.stringify(pa)} clinician ${JSON.stringify(ca)}; safety numbers equal: ${sp.safetyNumber === sc.safetyNumber}`);
+      `audio samples/packets patient ${JSON.stringify(pa)} clinician ${JSON.stringify(ca)}; ` +
+      `epoch ${ag.ks[0].epoch}, code "${ag.ks[0].shownCode}" on both: ${ag.ok}; key holders ${JSON.stringify(ag.ks[0].holders)}`);
   } catch (e) {
     result('1 call: both decode video and audio', false, e.message);
     for (const p of everyone) dump(p, e.last || (await state(p.page).catch(() => null)));
   }
 
-  // (2) E2EE is real: the server forwarded only SFrame ciphertext that differs from the plaintext.
+  // (2) E2EE is real: the server forwarded only SFrame frames under the MLS keys of the member
+  // that sent them (KID = leaf << 4 | epoch mod 16), and chat only as MLS application data.
   try {
-    const chat = await patient.page.evaluate(() => window.telesfu.sendChat('e2e: how are you feeling today?'));
-    const got = await waitFor(clinician.page, (s) => s.chat.some((c) => !c.mine && c.text === chat.text), 5000, 'chat');
+    const text = 'e2e: how are you feeling today?';
+    await patient.page.evaluate((t) => window.telesfu.sendChat(t), text);
+    const got = await waitFor(clinician.page, (s) => s.chat.some((c) => !c.mine && c.text === text), 5000, 'chat');
+    const gotChat = got.chat.find((c) => !c.mine && c.text === text);
+    const apps = patient.wire.fromPage.filter((m) => m.type === 'mls' && m.op === 'app');
+    const chatInClear = apps.some((m) => Buffer.from(unb64u(m.message)).toString('latin1').includes('feeling'));
     const res = await fetch(DEBUG_FRAMES);
     if (!res.ok) throw new Error(`GET ${DEBUG_FRAMES}: HTTP ${res.status}`);
     const { frames } = await res.json();
-    const records = [];
-    for (const p of everyone) records.push(...((await p.page.evaluate(() => window.telesfu.e2eeTestRecord())) || []));
-    const byKidCtr = new Map(records.map((r) => [`${r.kid}/${r.ctr}`, r]));
+    const sc = await state(clinician.page);
+    const sp = await state(patient.page);
+    const leafOf = new Map(sc.e2ee.roster.map((r) => [r.participant, r.leaf]));
+    const ownerOf = new Map();
+    for (const st of [sc, sp]) for (const t of st.remoteTracks) ownerOf.set(t.track, t.participant);
+    const epoch = sc.e2ee.epoch;
     const av = frames.filter((f) => f.kind === 'audio' || f.kind === 'video');
     const notOk = av.filter((f) => !f.sframe_ok);
-    let sameAsPlain = 0;
-    let matched = 0;
-    for (const f of av) {
-      const head = String(f.head_hex || '').toLowerCase();
-      const r = byKidCtr.get(`${f.kid}/${f.ctr}`);
-      if (r) matched++;
-      for (const rec of r ? [r, ...records] : records) {
-        const n = Math.min(head.length, rec.body_hex.length);
-        if (n >= 8 && head.slice(0, n) === rec.body_hex.slice(0, n)) {
-          sameAsPlain++;
-          break;
-        }
-      }
-    }
+    const wrongKid = av.filter((f) => {
+      const leaf = leafOf.get(ownerOf.get(f.track));
+      return leaf === undefined || Math.floor(f.kid / 16) !== leaf || (epoch < 16 && f.kid % 16 > epoch);
+    });
     const kinds = new Set(av.map((f) => f.kind));
     const dec = await decodesEachOther(patient, clinician);
-    result('2 E2EE: server saw only SFrame ciphertext',
-      av.length > 0 && kinds.has('audio') && kinds.has('video') && notOk.length === 0 && sameAsPlain === 0 && records.length > 0 && dec.ok && !!got,
-      `${av.length} frames recorded by the server (${[...kinds].join('+')}), ${notOk.length} not SFrame, ` +
-      `${sameAsPlain} equal to a plaintext; ${records.length} plaintext records, ${matched} server frames matched by (kid, ctr); ` +
-      `chat delivered; still decoding ${dec.pv.join('->')} / ${dec.cv.join('->')}`);
+    result('2 E2EE: the server saw only SFrame under the sender\'s MLS keys, chat only as MLS ciphertext',
+      av.length > 0 && kinds.has('audio') && kinds.has('video') && notOk.length === 0 && wrongKid.length === 0 &&
+        apps.length > 0 && !chatInClear && gotChat?.name === 'Pat' && gotChat?.role === 'patient' && gotChat?.order === 'inOrder' && dec.ok,
+      `${av.length} frames recorded by the server (${[...kinds].join('+')}), ${notOk.length} not SFrame, ${wrongKid.length} under a KID ` +
+      `not of their sender's leaf; KIDs seen ${JSON.stringify([...new Set(av.map((f) => f.kid))].sort((a, b) => a - b))}; ` +
+      `chat: ${apps.length} MLS app message(s), text in clear: ${chatInClear}, shown as from ${gotChat?.name} (${gotChat?.role}) seq ${gotChat?.seq}; ` +
+      `still decoding ${dec.pv.join('->')} / ${dec.cv.join('->')}`);
   } catch (e) {
-    result('2 E2EE: server saw only SFrame ciphertext', false, e.message);
+    result('2 E2EE: the server saw only SFrame under the sender\'s MLS keys, chat only as MLS ciphertext', false, e.message);
   }
 
   // (3) Simulcast: the clinician's view of the patient's camera picks the layer.
@@ -234,9 +307,11 @@ try {
     result('8 bandwidth: a capped estimate gets the low layer', false, e.message);
   }
 
-  // (4) Reconnect: the patient's socket drops; it resumes as the same participant.
+  // (4) Reconnect: the patient's socket drops; it resumes as the same participant, in the same
+  // MLS epoch (the server sends the group state again; nothing to redo).
   try {
     const before = await state(patient.page);
+    const keysBefore = await keys(patient);
     const t0 = Date.now();
     await patient.page.evaluate(() => window.telesfu.cutWebSocket());
     await sleep(100);
@@ -244,10 +319,11 @@ try {
       (s) => s.joined && s.ws === 'open' && s.joinCount > before.joinCount, 10000, 'patient joined again');
     const took = Date.now() - t0;
     const pv = await twoSamples(clinician.page, (s) => remote(s, 'video', 'camera')?.framesDecoded ?? 0);
-    result('4 reconnect: same participant, media keeps flowing',
-      after.participant === before.participant && pv[1] > pv[0],
+    const keysAfter = await keys(patient);
+    result('4 reconnect: same participant, same keys, media keeps flowing',
+      after.participant === before.participant && pv[1] > pv[0] && keysAfter.epoch === keysBefore.epoch && keysAfter.code === keysBefore.code,
       `rejoined in ${took} ms as ${after.participant} (was ${before.participant}, resumes ${after.resumes}); ` +
-      `clinician decodes patient video ${pv.join('->')}`);
+      `epoch ${keysBefore.epoch} -> ${keysAfter.epoch}; clinician decodes patient video ${pv.join('->')}`);
   } catch (e) {
     result('4 reconnect: same participant, media keeps flowing', false, e.message);
     dump(patient, e.last);
@@ -432,14 +508,97 @@ try {
     const rtp = value('telesfu_rtp_packets_received_total');
     const dtls = value('telesfu_dtls_handshakes_total');
     const switches = value('telesfu_layer_switches_total');
+    const commits = text.match(/^telesfu_mls_commits_total\{result="accepted"\} (\d+)$/m);
     const drops = text.split('\n').filter((l) => l.startsWith('telesfu_drops_total{'));
     const nonzero = drops.filter((l) => !l.endsWith(' 0')).map((l) => l.replace(/^telesfu_drops_total/, ''));
     result('7 metrics: counters move, drop counters present',
-      rtp > 0 && dtls >= 2 && switches >= 1 && drops.some((l) => l.includes('layer="engine"')) && drops.some((l) => l.includes('layer="transport"')),
-      `rtp_packets_received ${rtp}, dtls_handshakes ${dtls}, layer_switches ${switches}; ${drops.length} drop counters ` +
+      rtp > 0 && dtls >= 2 && switches >= 1 && drops.some((l) => l.includes('layer="engine"')) && drops.some((l) => l.includes('layer="transport"')) &&
+        Number(commits?.[1] ?? 0) >= 2,
+      `rtp_packets_received ${rtp}, dtls_handshakes ${dtls}, layer_switches ${switches}, MLS commits accepted ${commits?.[1]}; ${drops.length} drop counters ` +
       `(non-zero: ${nonzero.join(' ') || 'none'})`);
   } catch (e) {
     result('7 metrics: counters move, drop counters present', false, e.message);
+  }
+
+  // (9) Four participants: two more join mid-call, then one leaves. Every join and every leave
+  // is an MLS commit: the epoch moves on every screen, every screen shows the same code and the
+  // same verified key holders, and everyone decodes everyone.
+  try {
+    const startKeys = await keys(clinician);
+    const third = await openParticipant('patient', 'Ivy');
+    const fourth = await openParticipant('clinician', 'Dr.Bo');
+    everyone.push(third, fourth);
+    const decodingAll = (n) => (s) => s.joined && (s.remoteTracks || []).filter((t) => t.kind === 'video' && t.framesDecoded > 0).length >= n;
+    await Promise.all(everyone.map((p) => waitFor(p.page, decodingAll(3), 45000, `${p.name} decodes three videos`)));
+    const four = await agree(everyone, 4);
+    // Every video on every screen keeps decoding: each counter rises within 10 s (four
+    // Chromiums encode and decode on two cores here; a fixed 2 s window is too tight).
+    const keepsDecoding = async (p, n) => {
+      const vids = (s) => s.remoteTracks.filter((t) => t.kind === 'video').map((t) => t.framesDecoded);
+      const a = vids(await state(p.page));
+      const end = Date.now() + 10000;
+      let b = a;
+      while (Date.now() < end) {
+        await sleep(500);
+        b = vids(await state(p.page));
+        if (a.length === n && b.length === n && b.every((x, i) => x > a[i])) break;
+      }
+      return [a, b];
+    };
+    const rising = await Promise.all(everyone.map((p) => keepsDecoding(p, 3)));
+    const allRise = rising.every(([a, b]) => a.length === 3 && b.every((x, i) => x > a[i]));
+    // Ivy leaves: the others remove her leaf (one commit) and go on.
+    await third.page.evaluate(() => window.telesfu.leave());
+    const remaining = everyone.filter((p) => p !== third);
+    await Promise.all(remaining.map((p) => waitFor(p.page, (s) => (s.e2ee?.roster || []).length === 3, 20000, `${p.name} sees three key holders`)));
+    const three = await agree(remaining, 3);
+    const after = await Promise.all(remaining.map((p) => keepsDecoding(p, 2)));
+    const stillRise = after.every(([a, b]) => a.length === 2 && b.every((x, i) => x > a[i]));
+    await third.browser.close();
+    everyone.splice(everyone.indexOf(third), 1);
+    result('9 four participants: joins and a leave change the epoch for all; one roster and code everywhere; all decode all',
+      four.ok && three.ok && allRise && stillRise && four.ks[0].epoch === startKeys.epoch + 2 && three.ks[0].epoch === four.ks[0].epoch + 1 &&
+        four.ks[0].code !== startKeys.code && three.ks[0].code !== four.ks[0].code && !three.ks[0].holders.includes('Ivy/patient'),
+      `epochs ${startKeys.epoch} -> ${four.ks[0].epoch} (2 joins) -> ${three.ks[0].epoch} (1 leave); ` +
+      `4 screens agree: ${four.ok} (${JSON.stringify(four.ks[0].holders)}), code "${four.ks[0].code}"; ` +
+      `after the leave 3 agree: ${three.ok} (${JSON.stringify(three.ks[0].holders)}), code "${three.ks[0].code}"; ` +
+      `frames decoded rising on every screen: ${allRise} ${JSON.stringify(rising)} / after the leave: ${stillRise} ${JSON.stringify(after)}`);
+  } catch (e) {
+    result('9 four participants: joins and a leave change the epoch for all; one roster and code everywhere; all decode all', false, e.message);
+    for (const p of everyone) dump(p, e.last || (await state(p.page).catch(() => null)));
+  }
+
+  // (10) The server attacks the encryption. It certifies a ghost with an authority of its own,
+  // builds the ghost's external commit on the room's current group state (which it asks the
+  // real Delivery Service for), and delivers it to every page as the room's next commit; then
+  // it replays an old commit. Every page refuses both: same epoch, code and key holders, a
+  // warning on screen, and the call goes on.
+  try {
+    const before = await Promise.all(everyone.map(keys));
+    const anchors = (await (await fetch(`${BASE}/api/authority`)).json()).keys.map(unb64u);
+    const sfuAuthority = new Authority(random(32));
+    const ghost = nodeMember({ authority: sfuAuthority, anchors: [...anchors, sfuAuthority.publicKey()], room: ROOM, participant: 'p-ghost', name: 'Ghost', role: 'clinician' });
+    const stateMsg = await everyone[0].wire.ask({ type: 'mls', op: 'sync' });
+    ghost.handleDs(performance.now(), stateMsg);
+    const join = ghost.pollTransmit();
+    if (!join || join.op !== 'commit') throw new Error(`the ghost built no commit: ${JSON.stringify(join)} ${JSON.stringify(ghost.pollEvent())}`);
+    for (const p of everyone) p.wire.toPage({ type: 'mls', op: 'commit', commit: join.commit });
+    const oldCommit = everyone[0].wire.fromServer.find((m) => m.type === 'mls' && m.op === 'commit');
+    for (const p of everyone) p.wire.toPage(oldCommit);
+    await sleep(1500);
+    const after = await Promise.all(everyone.map(keys));
+    const banner = await Promise.all(everyone.map((p) => p.page.evaluate(() => document.getElementById('banner-text').textContent)));
+    const unchanged = after.every((k, i) => k.epoch === before[i].epoch && k.code === before[i].code && JSON.stringify(k.holders) === JSON.stringify(before[i].holders));
+    const refusedGhost = after.every((k, i) => k.refused.slice(before[i].refused.length).some((r) => r.kind === 'commit' && /authority|certificate/.test(r.reason)));
+    const refusedReplay = after.every((k, i) => k.refused.slice(before[i].refused.length).some((r) => r.kind === 'commit' && /epoch/.test(r.reason)));
+    const dec = await Promise.all(everyone.map((p) => twoSamples(p.page, (s) => remote(s, 'video', 'camera')?.framesDecoded ?? 0)));
+    result('10 server-injected member and replayed commit: refused on every screen, nothing changes',
+      unchanged && refusedGhost && refusedReplay && banner.every((b) => /did not certify/.test(b)) && dec.every(([a, b]) => b > a) && !after.some((k) => k.holders.includes('Ghost/clinician')),
+      `${everyone.length} screens: epoch/code/key holders unchanged: ${unchanged}; refused the ghost (certificate): ${refusedGhost}; ` +
+      `refused the replay (epoch): ${refusedReplay}; reasons on the first screen ${JSON.stringify(after[0].refused.slice(before[0].refused.length).map((r) => r.reason.slice(0, 80)))}; ` +
+      `banner "${banner[0]}"; still decoding ${dec.map((d) => d.join('->')).join(', ')}`);
+  } catch (e) {
+    result('10 server-injected member and replayed commit: refused on every screen, nothing changes', false, e.message);
   }
 } finally {
   for (const p of everyone) await p.browser.close();

@@ -35,12 +35,30 @@ const MIME = {
 
 /**
  * A static server on 127.0.0.1 (ephemeral port). `mounts` maps a URL prefix ('/web/') to a
- * directory; `pages` maps exact paths to [mime, body] served from memory.
+ * directory; `pages` maps exact paths to [mime, body] served from memory, or to a handler
+ * `(method, body) => [status, mime, body]`.
  */
 export function staticServer(mounts, pages = {}) {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     const p = decodeURIComponent(url.pathname);
+    if (typeof pages[p] === 'function') {
+      // A handler: (method, request body) -> [status, mime, body] (or a promise of it).
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', async () => {
+        let out;
+        try {
+          out = await pages[p](req.method, Buffer.concat(chunks).toString('utf8'));
+        } catch (e) {
+          out = [500, 'text/plain', String(e)];
+        }
+        const [status, mime, body] = out;
+        res.writeHead(status, { 'content-type': mime, 'cache-control': 'no-store' });
+        res.end(body);
+      });
+      return;
+    }
     if (pages[p]) {
       const [mime, body] = pages[p];
       res.writeHead(200, { 'content-type': mime, 'cache-control': 'no-store' });
