@@ -127,6 +127,10 @@ pub struct SessionConfig {
     /// Most members of the group; commits beyond it are refused by every member. Default 32.
     pub max_members: usize,
     /// How long after a new epoch this member goes on sealing with the previous key. Default 1 s.
+    /// Receivers process the same commit at about the same moment, so they hold the new key
+    /// before the first frame under it. The cost: a joiner holds only the new epoch's keys, so
+    /// it opens the others' frames about this long after it joined; and a leaver, whom the SFU
+    /// stops forwarding to at once, could open this long more if it were still sent frames.
     pub switch_delay: Duration,
     /// How long a replaced key still opens frames in flight. Default 10 s.
     pub grace_period: Duration,
