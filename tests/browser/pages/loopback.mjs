@@ -1,7 +1,9 @@
 // Runs in the page: the real @telesfu/e2ee package (index.js + worker.js + pkg/) with no
 // server. The room's Delivery Service is the wasm DeliveryService run here, certificates come
 // from a test Authority (fixed seed), signaling goes through JSON text as on a WebSocket, and
-// media flows over loopback RTCPeerConnections through the package's transforms.
+// media flows over loopback RTCPeerConnections through the package's transforms. The "server"
+// around the DS (Room) is also the adversary of docs/threat-model.md: it can hold back, drop,
+// reorder, replay and inject any message it relays, and race commits at the DS.
 //
 // Each exported phase returns [{name, ok, figures}]; worker-loopback.mjs prints them.
 import init, { Authority, Client, Codec, DeliveryService, memberPublicKey } from '/e2ee/pkg/telesfu_e2ee_wasm.js';
@@ -40,11 +42,27 @@ async function until(cond, ms = 15000) {
   return !!(await cond());
 }
 
+/** Signaling messages the in-page DS refused as malformed, over every room of the run. */
+const badMessages = [];
+
+/**
+ * One room: the wasm DS and the "server" around it, which relays each member's `mls` message
+ * to the DS and the DS's answer to the members. The server is the adversary, so the tests can
+ * make it misbehave: `tap(to, msg)` sees every delivery and drops (holds) it by returning
+ * false; `holdCommits()` keeps commits from reaching the DS until several are in, then hands
+ * them over back to back (a race it forces); `inject()` sends any message to one member.
+ * `log` keeps every message the server sent, for replaying.
+ */
 class Room {
-  constructor() {
+  constructor({ config } = {}) {
     this.ds = new DeliveryService(ROOM, [authorityKey]);
+    this.config = config;
     this.members = new Map();
-    this.badMessages = [];
+    this.log = [];
+    this.tap = null;
+    this.hold = null;
+    /** participant -> sends its held-back `rejected` now. */
+    this.deferred = new Map();
   }
 
   /** A member joins: its E2EE starts, the "server" sends it the DS state, as after `joined`. */
@@ -57,35 +75,111 @@ class Room {
       getCertificate: certify(participant, name, role),
       send: (m) => this.fromMember(participant, m),
       onEvent: (ev) => events.push(ev),
+      config: this.config,
     });
     const m = { participant, name, e2ee, events };
     this.members.set(participant, m);
-    if (joinGroup) e2ee.handleMessage(JSON.stringify(this.ds.state()));
+    if (joinGroup) {
+      const state = this.ds.state();
+      this.log.push({ to: [participant], msg: state });
+      e2ee.handleMessage(JSON.stringify(state));
+    }
     return m;
   }
 
   fromMember(participant, msg) {
     const text = JSON.stringify(msg); // what a WebSocket carries
     setTimeout(() => {
-      let d;
-      try {
-        d = this.ds.handle(text, Date.now(), participant);
-      } catch (e) {
-        this.badMessages.push(`${participant}: ${e.code} ${e.message}`);
-        return;
-      }
-      const all = [...this.members.keys()].filter((p) => this.members.get(p).inGroup !== false);
-      const to = d.to === 'sender' ? [participant] : d.to === 'all' ? all : all.filter((p) => p !== participant);
-      const out = JSON.stringify(d.msg);
-      for (const p of to) this.members.get(p)?.e2ee.handleMessage(out);
+      // A held-back rejection goes out just before the member's next commit reaches the DS.
+      if (msg.op === 'commit') this.deferred.get(participant)?.();
+      if (this.hold && msg.op === 'commit') return this.holdCommit(participant, text);
+      this.toDs(participant, text);
     }, 0);
   }
 
+  toDs(participant, text, { deferRejectionMs = 0 } = {}) {
+    let d;
+    try {
+      d = this.ds.handle(text, Date.now(), participant);
+    } catch (e) {
+      badMessages.push(`${participant}: ${e.code} ${e.message}`);
+      return;
+    }
+    const all = [...this.members.keys()].filter((p) => this.members.get(p).inGroup !== false);
+    const to = d.to === 'sender' ? [participant] : d.to === 'all' ? all : all.filter((p) => p !== participant);
+    this.log.push({ from: participant, to, msg: d.msg });
+    const out = JSON.stringify(d.msg);
+    for (const p of to) {
+      if (this.tap && this.tap(p, d.msg) === false) continue;
+      if (d.msg.op === 'rejected' && deferRejectionMs > 0) this.deferRejection(p, out, deferRejectionMs);
+      else this.members.get(p)?.e2ee.handleMessage(out);
+    }
+  }
+
+  /** Holds `out` (a `rejected`) for `p` until p's next commit reaches the server, or `boundMs`. */
+  deferRejection(p, out, boundMs) {
+    const send = () => {
+      clearTimeout(timer);
+      this.deferred.delete(p);
+      this.members.get(p)?.e2ee.handleMessage(out);
+    };
+    const timer = setTimeout(send, boundMs);
+    this.deferred.set(p, send);
+  }
+
+  /**
+   * The next commits go to the DS only once `count` of them are in (or after `boundMs`, so a
+   * run without a race cannot hang), then all at once, in arrival order or `reversed` (the
+   * server picks the winner). With `deferRejectionMs` a loser gets its `rejected` only when
+   * its next commit reaches the server, just before that commit goes to the DS (or after
+   * `deferRejectionMs` if it sends none). Resolves to who sent the commits, in the order
+   * handed over.
+   */
+  holdCommits(count, { reversed = false, boundMs = 5000, deferRejectionMs = 0 } = {}) {
+    return new Promise((resolve) => {
+      const held = [];
+      const flush = () => {
+        clearTimeout(timer);
+        this.hold = null;
+        if (reversed) held.reverse();
+        for (const [p, text] of held) this.toDs(p, text, { deferRejectionMs });
+        resolve(held.map(([p]) => p));
+      };
+      const timer = setTimeout(flush, boundMs);
+      this.hold = { held, count, flush };
+    });
+  }
+
+  holdCommit(participant, text) {
+    this.hold.held.push([participant, text]);
+    if (this.hold.held.length >= this.hold.count) this.hold.flush();
+  }
+
+  /** A message the server makes up or replays, sent to member `p` alone, past the DS. */
+  inject(p, msg) {
+    this.members.get(p)?.e2ee.handleMessage(JSON.stringify(msg));
+  }
+
   async leave(participant) {
-    const m = this.members.get(participant);
-    this.members.delete(participant);
-    await m.e2ee.close();
-    for (const o of this.members.values()) o.e2ee.participantLeft(participant);
+    await this.leaveAll([participant]);
+  }
+
+  /**
+   * `participants` leave: the server stops relaying to them and tells every remaining member,
+   * all in one go (`gapMs` 0) or one by one `gapMs` apart (each still a member until it goes).
+   */
+  async leaveAll(participants, gapMs = 0) {
+    const batches = gapMs > 0 ? participants.map((p) => [p]) : [participants];
+    const closing = [];
+    for (const [i, batch] of batches.entries()) {
+      if (i > 0) await sleep(gapMs);
+      for (const p of batch) {
+        closing.push(this.members.get(p).e2ee.close());
+        this.members.delete(p);
+      }
+      for (const o of this.members.values()) for (const p of batch) o.e2ee.participantLeft(p);
+    }
+    await Promise.all(closing);
     if (this.members.size === 0) this.ds.reset();
   }
 
@@ -103,6 +197,18 @@ class Room {
 
   summary() {
     return this.group().map((m) => `${m.participant}: epoch ${m.e2ee.epoch} code ${m.e2ee.code} (${m.e2ee.roster.length})`).join('; ');
+  }
+
+  /** Everyone's snapshot: epoch, code and roster (leaf:participant:fingerprint), as one string. */
+  view() {
+    return this.group().map((m) => `${m.participant}@${m.e2ee.epoch}/${m.e2ee.code}/${m.e2ee.roster.map((r) => `${r.leaf}:${r.participant}:${r.fingerprint}`).sort().join(',')}`).join(' | ');
+  }
+
+  async close(links = []) {
+    for (const l of links) l.close();
+    for (const m of this.members.values()) await m.e2ee.close();
+    this.members.clear();
+    this.ds.free();
   }
 }
 
@@ -146,7 +252,24 @@ async function link(from, to, { bindAs = from.participant, audio = false } = {})
     tag,
     video: () => inbound(pb, 'video'),
     audio: () => inbound(pb, 'audio'),
+    /**
+     * From now on `member`'s worker seals this link's video: same RTP stream, same receiver.
+     * Chromium sometimes holds back the frames meant for a transform that replaced one of
+     * another worker (none reach it until the transform changes again), so this sets a fresh
+     * one until the new worker seals about half the frame rate (at most 4 tries). Returns the
+     * trackIds used, the one that took last.
+     */
+    sealWith: async (member, trackId) => {
+      const ids = [];
+      for (let i = 0; i < 4; i++) {
+        ids.push(`${trackId}#${i}`);
+        vt.sender.transform = member.e2ee.senderTransform({ codec: 'VP8', trackId: ids.at(-1) });
+        if (await until(async () => (await track(member, ids.at(-1))).frames >= 15, 1500)) break;
+      }
+      return ids;
+    },
     close: () => {
+      for (const t of pa.getSenders()) t.track?.stop();
       pa.close();
       pb.close();
     },
@@ -336,17 +459,39 @@ const PHASES = {
     await d.e2ee.sendChat('four of us');
     const all = await until(() => ['a', 'b', 'c'].every((p) => room.members.get(p).events.some((e) => e.type === 'chat' && e.text === 'four of us' && e.seq === 1 && e.from.name === 'Dee')), 5000);
     check('chat reaches all three others', all, ['a', 'b', 'c'].map((p) => `${p}: ${room.members.get(p).events.filter((e) => e.type === 'chat').length} chats`).join(', '));
-    // Negative control: d receives a's video but is told it comes from b.
+    // Negative control, and the insider KID spoof as the SFU would stage it: d's receiver bound
+    // to b (frames must open under b's leaf) gets a's video. Meanwhile b's own video reaches d
+    // on another receiver.
     await sleep(1500);
+    links.bd = await link(b, d);
     links.wrong = await link(a, d, { bindAs: 'b' });
     await sleep(3000);
+    const bd0 = (await links.bd.video()).framesDecoded ?? 0;
     const v = await links.wrong.video();
     const t = await track(d, 'a>d:video:recv');
     // framesReceived counts what the receive transform passed on: 0 when every frame is dropped.
     check('wrong participant binding: nothing decodes, frames dropped', (v.framesReceived ?? 0) === 0 && (v.framesDecoded ?? 0) === 0 && t.frames === 0 && (t.dropped.not_of_sender ?? 0) > 0,
       `framesReceived ${v.framesReceived ?? 0}, framesDecoded ${v.framesDecoded ?? 0}; d opened ${t.frames}, dropped ${JSON.stringify(t.dropped)}`);
+    // Now b's worker seals that same RTP stream: the receiver bound to b must open b's real
+    // frames after refusing a's (nothing a sent moved b's replay window), and b's other track
+    // kept decoding all along.
+    const wrongDecoded = v.framesDecoded ?? 0;
+    const swaps = await links.wrong.sealWith(b, 'a>d:video:send-now-by-b');
+    await sleep(3000);
+    const bd1 = (await links.bd.video()).framesDecoded ?? 0;
+    const v2 = await links.wrong.video();
+    const t2 = await track(d, 'a>d:video:recv');
+    const sb = { frames: 0 };
+    for (const id of swaps) sb.frames += (await track(b, id)).frames;
+    const refusedLater = (t2.dropped.not_of_sender ?? 0) - (t.dropped.not_of_sender ?? 0);
+    const windowCodes = ['replayed', 'too_old', 'auth_failed'].map((c) => t2.dropped[c] ?? 0).reduce((x, y) => x + y, 0);
+    check('insider KID spoof: after refusing a\'s frames, the receiver bound to b opens b\'s real ones; b\'s other track decoded throughout',
+      sb.frames > 0 && t2.frames > 0 && (v2.framesDecoded ?? 0) > wrongDecoded && windowCodes === 0 && bd1 > bd0 && bd0 > 0,
+      `same receiver: opened ${t.frames} -> ${t2.frames} of ${sb.frames} b sealed (b's transform set ${swaps.length}x), framesDecoded ${wrongDecoded} -> ${v2.framesDecoded ?? 0}, dropped ${JSON.stringify(t2.dropped)}, ${refusedLater} of them not_of_sender after the switch; b>d framesDecoded ${bd0} -> ${bd1}`);
     links.wrong.close();
-    void b;
+    links.bd.close();
+    delete links.wrong;
+    delete links.bd;
   },
 
   async leave() {
@@ -364,6 +509,102 @@ const PHASES = {
     await sleep(1500);
     const [v0, v1] = await decoding(links.ab);
     check('video still decodes after the leaves', v1 > v0, `framesDecoded ${v0} -> ${v1}`);
+  },
+
+  // The server drops, reorders and replays chat. It holds back a's chat to b, then hands it
+  // over as three, one, four (two never) and one again; a fifth goes through as usual.
+  async chat() {
+    const [a, b] = [room.members.get('a'), room.members.get('b')];
+    const held = [];
+    room.tap = (to, msg) => {
+      if (msg.op !== 'app' || msg.from !== 'a' || to !== 'b') return true;
+      held.push(msg);
+      return false;
+    };
+    const texts = ['one', 'two', 'three', 'four'];
+    const seqs = [];
+    for (const text of texts) seqs.push((await a.e2ee.sendChat(text)).seq);
+    const gotAll = await until(() => held.length === texts.length, 5000);
+    room.tap = null;
+    const mark = b.events.length;
+    const heldBack = b.events.filter((e) => e.type === 'chat' && texts.includes(e.text)).length;
+    for (const i of [2, 0, 3, 0]) room.inject('b', held[i]);
+    // b handles its messages in order: once it shows the fifth, it has handled all four.
+    const s5 = (await a.e2ee.sendChat('five')).seq;
+    const done = await until(() => b.events.slice(mark).some((e) => e.type === 'chat' && e.text === 'five'), 5000);
+    const evs = b.events.slice(mark);
+    const chats = evs.filter((e) => e.type === 'chat');
+    const shown = chats.map((c) => `${c.seq}:${c.text}:${c.order}${c.order === 'afterGap' ? `(missing ${c.missing})` : ''}`);
+    const [s1, , s3, s4] = seqs;
+    const want = [`${s3}:three:afterGap(missing 2)`, `${s1}:one:late`, `${s4}:four:inOrder`, `${s5}:five:inOrder`];
+    check('chat reordered and dropped by the server: b shows the gap and the late one, in its sender\'s sequence',
+      gotAll && done && heldBack === 0 && seqs.every((q, i) => i === 0 || q === seqs[i - 1] + 1) && s5 === s4 + 1 && shown.join(' | ') === want.join(' | ') && chats.every((c) => c.from.participant === 'a'),
+      `a sent seq ${[...seqs, s5].join(',')}; server held ${held.length} (b showed ${heldBack} meanwhile), delivered three, one, four, one again; b shows ${shown.join(' | ') || 'nothing'}`);
+    const refused = evs.filter((e) => e.type === 'refused');
+    const counts = Object.fromEntries([...texts, 'five'].map((t) => [t, chats.filter((c) => c.text === t).length]));
+    check('a replayed chat message is refused, none is shown twice',
+      done && refused.length === 1 && refused[0].kind === 'application' && Object.values(counts).every((n) => n <= 1) && counts.two === 0,
+      `refused ${JSON.stringify(refused.map((e) => [e.kind, e.reason]))}; times shown ${JSON.stringify(counts)}`);
+  },
+
+  // Grinding and injection: the server makes up joins from ghosts its own authority certified
+  // (each from the DS's current GroupInfo, as a real join would be), announces their
+  // GroupInfos as the group's newer state, replays every commit and state it ever sent and
+  // says the room has no group. Every member refuses each, and nothing moves.
+  async inject() {
+    const members = [room.members.get('a'), room.members.get('b')];
+    const before = room.view();
+    const dsBefore = `DS epoch ${room.ds.epoch}, accepted ${room.ds.accepted}, rejected ${room.ds.rejected}`;
+    const rogue = new Authority(new Uint8Array(32).fill(0x66));
+    const ghosts = [];
+    for (let i = 0; i < 30; i++) {
+      const seed = crypto.getRandomValues(new Uint8Array(32));
+      const cert = rogue.issue({ subject: `sub-ghost-${i}`, name: `Ghost ${i}`, role: 'clinician', tenant: 'clinic-a', room: ROOM, notBefore: unixNow() - 60, notAfter: unixNow() + 3600 }, memberPublicKey(seed));
+      const g = new Client(ROOM, `ghost-${i}`, [authorityKey, rogue.publicKey()], seed, cert, crypto.getRandomValues(new Uint8Array(32)), performance.now(), Date.now());
+      g.handleDs(performance.now(), room.ds.state());
+      const m = g.pollTransmit();
+      g.free();
+      if (m && m.op === 'commit' && m.groupInfo) ghosts.push(m);
+    }
+    const oldCommits = room.log.filter((e) => e.msg.op === 'commit').map((e) => e.msg);
+    const oldStates = room.log.filter((e) => e.msg.op === 'state').map((e) => e.msg);
+    const marks = members.map((m) => m.events.length);
+    const logMark = room.log.length;
+    for (const m of members) {
+      for (const g of ghosts) {
+        room.inject(m.participant, { type: 'mls', op: 'commit', commit: g.commit });
+        room.inject(m.participant, { type: 'mls', op: 'state', groupInfo: g.groupInfo });
+      }
+      for (const c of oldCommits) room.inject(m.participant, c);
+      for (const st of oldStates) room.inject(m.participant, st);
+      room.inject(m.participant, { type: 'mls', op: 'state', groupInfo: null });
+    }
+    // What each member must refuse: every ghost commit and every replayed commit; every ghost
+    // GroupInfo and every "no group" state. A replayed GroupInfo of an older epoch is not news
+    // and changes nothing (no event).
+    const noGroup = oldStates.filter((st) => st.groupInfo === null).length + 1;
+    const want = { commit: ghosts.length + oldCommits.length, groupInfo: ghosts.length + noGroup };
+    const refusedOf = (m, i) => m.events.slice(marks[i]).filter((e) => e.type === 'refused');
+    const tally = (m, i) => {
+      const r = refusedOf(m, i);
+      return { commit: r.filter((e) => e.kind === 'commit').length, groupInfo: r.filter((e) => e.kind === 'groupInfo').length, other: r.filter((e) => e.kind !== 'commit' && e.kind !== 'groupInfo').length };
+    };
+    const allIn = await until(() => members.every((m, i) => { const t = tally(m, i); return t.commit + t.groupInfo >= want.commit + want.groupInfo; }), 20000);
+    // Anything the members sent because of it (a sync, a commit) reaches the DS first: let it.
+    await sleep(500);
+    const after = room.view();
+    const dsAfter = `DS epoch ${room.ds.epoch}, accepted ${room.ds.accepted}, rejected ${room.ds.rejected}`;
+    const tallies = members.map((m, i) => tally(m, i));
+    const moved = members.map((m, i) => m.events.slice(marks[i]).filter((e) => e.type === 'epoch' || e.type === 'joined' || e.type === 'removed').length);
+    const reasons = [...new Set(members.flatMap((m, i) => refusedOf(m, i).map((e) => `${e.kind}: ${e.reason.replace(/\d+/g, 'N').slice(0, 90)}`)))];
+    check(`injection and grinding: ${ghosts.length} ghost joins, ${ghosts.length} ghost states, ${oldCommits.length} old commits, ${oldStates.length + 1} stale states: every member refuses each`,
+      ghosts.length === 30 && allIn && tallies.every((t) => t.commit === want.commit && t.groupInfo === want.groupInfo && t.other === 0),
+      `${members.map((m, i) => `${m.participant} refused ${tallies[i].commit} commits, ${tallies[i].groupInfo} GroupInfos, ${tallies[i].other} other`).join('; ')} (want ${want.commit}, ${want.groupInfo}); reasons: ${reasons.join(' / ')}`);
+    check('injection and grinding: epoch, code and roster did not move at all',
+      after === before && moved.every((n) => n === 0) && dsAfter === dsBefore,
+      `before ${before}; after ${after}; epoch/joined/removed events since: ${moved.join(', ')}; ${dsBefore} -> ${dsAfter}, ${room.log.length - logMark} DS answers since`);
+    const [v0, v1] = await decoding(links.ab, 1500);
+    check('video still decodes after the injections', v1 > v0, `framesDecoded ${v0} -> ${v1}`);
   },
 
   async nokeys() {
@@ -391,12 +632,147 @@ const PHASES = {
     room.members.delete('z');
   },
 
+  // The rekey race: in a four-member call two participants leave at the same moment, and the
+  // server makes the remaining members' removal commits race: it holds each commit back until
+  // a second one is in, then hands both to the DS back to back (the second time in reverse
+  // order, so the later commit wins). It sends the loser its `rejected` only when the loser's
+  // next commit comes in, just before passing that commit on (it may delay anything; with no
+  // delay at all the loser's worker often runs its removal timer between the winning commit
+  // and the rejection, which gives the same order). A second run has the leaves 300 ms apart,
+  // so the winning commit does not remove everyone the loser wanted gone and the loser commits
+  // again.
+  async race() {
+    const r = new Room();
+    const m = {};
+    const join = async (p, name) => {
+      m[p] = r.add(p, name);
+      await m[p].e2ee.ready;
+      return until(() => r.agreed(r.members.size));
+    };
+    for (const [p, name] of [['p', 'Pia'], ['q', 'Quin'], ['r', 'Rae'], ['s', 'Sol']]) await join(p, name);
+    const qs = await link(m.q, m.s);
+    const sq = await link(m.s, m.q);
+    const runs = [
+      { label: 'two leave together', leavers: ['p', 'r'], gapMs: 0, reversed: false },
+      { label: 'two leave 300 ms apart', leavers: ['t', 'u'], gapMs: 300, reversed: true },
+    ];
+    for (const run of runs) {
+      if (run.leavers[0] === 't') {
+        await join('t', 'Tam');
+        await join('u', 'Uma');
+      }
+      const four = r.agreed(4);
+      const before = m.q.e2ee.epoch;
+      const ds0 = [r.ds.accepted, r.ds.rejected];
+      const marks = { q: m.q.events.length, s: m.s.events.length };
+      const raced = r.holdCommits(2, { reversed: run.reversed, deferRejectionMs: 1000 });
+      await r.leaveAll(run.leavers, run.gapMs);
+      const order = await raced;
+      const ok = await until(() => r.agreed(2) && ['q', 's'].every((p) => m[p].e2ee.roster.every((e) => !run.leavers.includes(e.participant))), 10000);
+      const at = m.q.e2ee.epoch;
+      await sleep(1500); // the send keys switch 1 s after the last commit
+      const still = r.agreed(2) && m.q.e2ee.epoch === at;
+      const holders = ['q', 's'].map((p) => m[p].e2ee.roster.map((e) => `${e.participant}${e.isSelf ? '*' : ''}`).sort().join(','));
+      // One view of the keys all along: an epoch both went through has one code for both.
+      const codes = (p) => new Map(m[p].events.slice(marks[p]).filter((e) => e.type === 'epoch').map((e) => [e.epoch, e.code]));
+      const [cq, cs] = [codes('q'), codes('s')];
+      const both = [...cq.keys()].filter((e) => cs.has(e));
+      const forks = both.filter((e) => cq.get(e) !== cs.get(e));
+      const refused = ['q', 's'].flatMap((p) => m[p].events.slice(marks[p]).filter((e) => e.type === 'refused').map((e) => `${p} refused ${e.kind}: ${e.reason}`));
+      const stats = await Promise.all(['q', 's'].map((p) => m[p].e2ee.state()));
+      const d0 = [(await qs.video()).framesDecoded ?? 0, (await sq.video()).framesDecoded ?? 0];
+      await sleep(2000);
+      const d1 = [(await qs.video()).framesDecoded ?? 0, (await sq.video()).framesDecoded ?? 0];
+      const rejected = r.ds.rejected - ds0[1];
+      check(`rekey race, ${run.label}: the remaining two converge on one epoch and code and hold only each other`,
+        four && ok && still && holders.join(' ') === 'q*,s q,s*' && forks.length === 0 && both.length > 0 && order.length === 2 && rejected >= 1,
+        `epoch ${before} -> ${m.q.e2ee.epoch}; ${r.summary()}; key holders ${holders.join(' / ')}; epochs seen by both ${both.join(',') || 'none'}, forked ${forks.length}; commits raced ${order.join(',')}: DS accepted ${r.ds.accepted - ds0[0]}, rejected ${rejected}; commitsRejected q ${stats[0].stats.commitsRejected}, s ${stats[1].stats.commitsRejected}; ${refused.join('; ') || 'nothing refused'}`);
+      check(`rekey race, ${run.label}: video keeps decoding through the transforms`, d1[0] > d0[0] && d1[1] > d0[1],
+        `q>s framesDecoded ${d0[0]} -> ${d1[0]}, s>q ${d0[1]} -> ${d1[1]}`);
+    }
+    await r.close([qs, sq]);
+  },
+
+  // KID exhaustion: two members refresh their leaves every 700 ms, so the call goes through
+  // more than 2^E = 16 epochs and every KID's epoch bits wrap. At every step both hold the
+  // same code, video keeps decoding, and each seals under KID = leaf << 4 | epoch mod 16.
+  async kids() {
+    const k = new Room({ config: { updateIntervalMs: 700, switchDelayMs: 100, gracePeriodMs: 1000 } });
+    const m = {};
+    for (const [p, name] of [['x', 'Xan'], ['y', 'Yui']]) {
+      m[p] = k.add(p, name);
+      await m[p].e2ee.ready;
+      await until(() => k.agreed(k.members.size));
+    }
+    const xy = await link(m.x, m.y);
+    const yx = await link(m.y, m.x);
+    await sleep(2000);
+    const start = Math.max(m.x.e2ee.epoch, m.y.e2ee.epoch);
+    const marks = { x: m.x.events.length, y: m.y.events.length };
+    const samples = [];
+    const windows = [];
+    let last = [(await xy.video()).framesDecoded ?? 0, (await yx.video()).framesDecoded ?? 0];
+    let lastWindow = performance.now();
+    const end = performance.now() + 45000; // a bound, not a measurement
+    while (Math.min(m.x.e2ee.epoch, m.y.e2ee.epoch) < start + 20 && performance.now() < end) {
+      for (const p of ['x', 'y']) {
+        const st = await m[p].e2ee.state();
+        const key = m[p].events.filter((e) => e.type === 'sendKeyChanged').at(-1);
+        const self = st.roster.find((e) => e.isSelf);
+        samples.push({ p, epoch: st.stats.epoch, kid: st.stats.sendKid, leaf: self?.leaf, keyEpoch: key?.epoch, keyKid: key?.kid });
+      }
+      if (performance.now() - lastWindow >= 1000) {
+        const now = [(await xy.video()).framesDecoded ?? 0, (await yx.video()).framesDecoded ?? 0];
+        windows.push([now[0] - last[0], now[1] - last[1]]);
+        last = now;
+        lastWindow = performance.now();
+      }
+      await sleep(150);
+    }
+    const stop = Math.min(m.x.e2ee.epoch, m.y.e2ee.epoch);
+    // Codes at every step: each member went through every epoch once, with the same code.
+    const steps = (p) => m[p].events.slice(marks[p]).filter((e) => e.type === 'epoch' && e.epoch <= stop);
+    const [sx, sy] = [steps('x'), steps('y')];
+    const range = [];
+    for (let e = start + 1; e <= stop; e++) range.push(e);
+    const codeAt = (list, e) => list.filter((x) => x.epoch === e).map((x) => x.code);
+    const bad = range.filter((e) => { const [a, b] = [codeAt(sx, e), codeAt(sy, e)]; return a.length !== 1 || b.length !== 1 || a[0] !== b[0]; });
+    const membership = [...sx, ...sy].filter((e) => e.added.length || e.removed.length).length;
+    const refused = ['x', 'y'].flatMap((p) => m[p].events.slice(marks[p]).filter((e) => e.type === 'refused').map((e) => `${p}: ${e.kind} ${e.reason}`));
+    check(`KID exhaustion: ${stop - start} epochs (${start} -> ${stop}), both members hold the same code at every one`,
+      stop - start > 16 && bad.length === 0 && membership === 0 && refused.length === 0,
+      `epochs with a missing or differing code: ${bad.length ? bad.join(',') : 'none'}; x saw ${sx.length}, y saw ${sy.length} epoch changes; membership changes ${membership}; refused ${refused.length}${refused.length ? ` (${[...new Set(refused)].slice(0, 3).join(' / ')})` : ''}`);
+    // The KID in use, whenever asked: own leaf in the high bits, and the low 4 bits the epoch of
+    // the key in use, which is the current epoch unless its 100 ms switch is still pending.
+    const wrong = samples.filter((x) => x.kid !== ((x.leaf << 4) | (x.keyEpoch % 16)) || x.keyKid !== x.kid || x.keyEpoch > x.epoch || x.epoch - x.keyEpoch >= 16);
+    const current = samples.filter((x) => x.keyEpoch === x.epoch);
+    const wrapped = new Set(current.filter((x) => x.epoch >= start + 16).map((x) => x.p));
+    const keyEvents = ['x', 'y'].flatMap((p) => m[p].events.slice(marks[p]).filter((e) => e.type === 'sendKeyChanged').map((e) => ({ p, ...e })));
+    // KIDs used again for a later epoch (16 apart): the wrap the old design could not survive.
+    const reused = Object.fromEntries(['x', 'y'].map((p) => {
+      const byKid = new Map();
+      for (const e of keyEvents.filter((x) => x.p === p)) byKid.set(e.kid, [...(byKid.get(e.kid) ?? []), e.epoch]);
+      return [p, [...byKid.entries()].filter(([, es]) => es.length > 1).map(([kid, es]) => `${kid}@${es.join('/')}`)];
+    }));
+    const badEvents = keyEvents.filter((e) => e.kid !== ((m[e.p].e2ee.roster.find((r) => r.isSelf).leaf << 4) | (e.epoch % 16)));
+    check('KID exhaustion: stats().sendKid is always leaf << 4 | epoch mod 16 (past the wrap too)',
+      samples.length > 0 && wrong.length === 0 && badEvents.length === 0 && wrapped.size === 2 && reused.x.length > 0 && reused.y.length > 0,
+      `${samples.length} samples (${current.length} with the current epoch's key, the rest with an earlier one whose successor's 100 ms switch was pending), ${wrong.length} wrong${wrong.length ? ` e.g. ${JSON.stringify(wrong.slice(0, 3))}` : ''}; ${keyEvents.length} sendKeyChanged events, ${badEvents.length} wrong; KIDs used again 16 epochs on (kid@epochs): x ${reused.x.join(' ') || 'none'}, y ${reused.y.join(' ') || 'none'}; leaves x ${m.x.e2ee.roster.find((r) => r.isSelf).leaf}, y ${m.y.e2ee.roster.find((r) => r.isSelf).leaf}; last x ${JSON.stringify(samples.filter((s) => s.p === 'x').at(-1))}`);
+    const rx = await track(m.y, 'x>y:video:recv');
+    const ry = await track(m.x, 'y>x:video:recv');
+    const collisions = (rx.dropped.auth_failed ?? 0) + (ry.dropped.auth_failed ?? 0);
+    check('KID exhaustion: video keeps decoding every second, no frame fails authentication (no two keys under one KID)',
+      windows.length >= 3 && windows.every(([a, b]) => a > 0 && b > 0) && collisions === 0,
+      `framesDecoded per ~1 s window x>y ${windows.map((w) => w[0]).join(',')}; y>x ${windows.map((w) => w[1]).join(',')}; y opened ${rx.frames} dropped ${JSON.stringify(rx.dropped)}, x opened ${ry.frames} dropped ${JSON.stringify(ry.dropped)}`);
+    await k.close([xy, yx]);
+  },
+
   async boundary() {
     const ops = new Set(fromWorkers.map((m) => m.op));
     const arrays = fromWorkers.flatMap((m) => byteArrays(m, m.op));
     const onlyKeys = arrays.every((p) => /^publicKey\.publicKey \(32 B\)$/.test(p));
     check('the page gets no key material from the workers', onlyKeys && arrays.length >= 4, `${fromWorkers.length} messages (${[...ops].sort().join(', ')}); byte arrays: ${[...new Set(arrays)].join(', ')}`);
-    check('no signaling message was refused as malformed', room.badMessages.length === 0, room.badMessages.join('; ') || 'none');
+    check('no signaling message was refused as malformed', badMessages.length === 0, badMessages.join('; ') || 'none');
     const a = room.members.get('a');
     await a.e2ee.close();
     let closedCode = null;
