@@ -1025,13 +1025,42 @@ impl Session {
     fn on_rejected(&mut self, now: Instant, reason: String, group_info: Option<Vec<u8>>) {
         match core::mem::replace(&mut self.phase, Phase::Waiting) {
             Phase::Member { mut group } => {
-                if self.pending.take().is_some() {
+                // The DS answers a commit it refuses after sending the one that won, so by now
+                // we have moved to the winner's epoch and may already have sent our next
+                // commit. The rejection is about *that* commit only when the DS is past our
+                // epoch (its GroupInfo is newer); otherwise it answers an older commit of ours
+                // and must not cancel the one in flight.
+                let ds_epoch = group_info.as_deref().and_then(|gi| {
+                    MlsMessage::from_bytes(gi)
+                        .ok()?
+                        .as_group_info()
+                        .map(|i| i.group_context().epoch)
+                });
+                let ours = ds_epoch.is_some_and(|e| e > group.current_epoch());
+                if ours && self.pending.take().is_some() {
                     self.stats.commits_rejected += 1;
                     group.clear_pending_commit();
                 }
                 // What we wanted (removals, the update) stays due and is redone on top of
-                // the commit that won, once it arrives.
-                self.phase = Phase::Member { group };
+                // the commit that won. If the DS is past us we missed a commit: the same
+                // check as for a state decides whether to rejoin from its GroupInfo.
+                let behind = if ours {
+                    self.check_newer_state(&group, group_info.as_deref())
+                } else {
+                    Ok(None)
+                };
+                match behind {
+                    Ok(Some(info)) => {
+                        let old = group.current_member_index();
+                        self.leave_group(now);
+                        self.join(now, &info, Some(old));
+                    }
+                    Ok(None) => self.phase = Phase::Member { group },
+                    Err(e) => {
+                        self.phase = Phase::Member { group };
+                        self.refused(RefusedKind::GroupInfo, e);
+                    }
+                }
             }
             Phase::Creating { .. } | Phase::Joining { .. } | Phase::Waiting => {
                 self.stats.commits_rejected += 1;
@@ -1129,6 +1158,14 @@ impl Session {
                     Ok(_) => {
                         self.phase = Phase::Member { group };
                         self.refused(RefusedKind::Commit, "not a commit");
+                    }
+                    Err(mls_rs::error::MlsError::CantProcessMessageFromSelf) => {
+                        // Our own commit, accepted, but no longer pending here: we cannot
+                        // follow it. Ask for the group and rejoin from it (its GroupInfo is
+                        // signed by our own leaf, which check_newer_state accepts).
+                        self.phase = Phase::Member { group };
+                        self.pending = None;
+                        self.transmit(ToDs::Sync);
                     }
                     Err(e) => {
                         self.phase = Phase::Member { group };

@@ -632,3 +632,76 @@ fn finding_7_opening_requires_the_sender() {
         Err(Error::UnknownSender(_))
     ));
 }
+
+/// The race the browser test found: the DS sends the winning commit, then `rejected` to the
+/// loser; if the loser's next commit (on top of the winner) is already out when that
+/// `rejected` arrives, the rejection must not cancel it.
+#[test]
+fn finding_5_a_late_rejection_does_not_cancel_the_next_commit() {
+    // No stagger: every member commits a removal as soon as it hears of the leave.
+    let mut config = SessionConfig::default();
+    config.removal_stagger = Duration::ZERO;
+    let mut call = Call::with_config(config);
+    let a = call.join("Dr Ada", "clinician");
+    let b = call.join("Pat", "patient");
+    let c = call.join("Ivy", "interpreter");
+    let d = call.join("Dr Bo", "clinician");
+    call.advance(Duration::from_secs(2));
+    // Everything the DS sends Pat is held back; the test delivers it in its own order.
+    call.hold = Some(b);
+    // Ada and Pat both commit Bo's removal at the same epoch: Ada's wins.
+    let pd = call.members[d].participant.clone();
+    call.members[d].connected = false;
+    let now = call.now;
+    call.members[a].session.participant_left(now, &pd);
+    call.members[a].session.handle_timeout(now);
+    call.members[b].session.participant_left(now, &pd);
+    call.members[b].session.handle_timeout(now);
+    call.pump();
+    let mut to_pat = std::mem::take(&mut call.held);
+    let kinds: Vec<_> = to_pat
+        .iter()
+        .map(|m| match m {
+            FromDs::Commit { .. } => "commit",
+            FromDs::Rejected { .. } => "rejected",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["commit", "rejected"],
+        "Ada's commit won, Pat's lost"
+    );
+    let rejected = to_pat.pop().unwrap();
+    // Pat takes Ada's commit, and (Ivy having left meanwhile) commits Ivy's removal on top.
+    call.members[b].inbox.extend(to_pat);
+    call.hold = None;
+    let pc = call.members[c].participant.clone();
+    call.members[c].connected = false;
+    call.pump();
+    let now = call.now;
+    call.members[a].session.participant_left(now, &pc);
+    call.members[b].session.participant_left(now, &pc);
+    // Pat commits first this time...
+    call.members[b].session.handle_timeout(now);
+    let t = call.members[b]
+        .session
+        .poll_transmit()
+        .expect("Pat commits Ivy's removal");
+    // ... and only then does the old rejection reach it, before the DS has answered.
+    call.members[b].session.handle_ds(now, rejected);
+    call.members[b].inbox.clear();
+    let unix = call.unix().as_secs();
+    let out = call.ds.handle(t, unix);
+    let telesfu_e2ee::mls::ds::Delivery::All(accepted) = out else {
+        panic!("{out:?}")
+    };
+    for i in [a, b] {
+        call.members[i].inbox.push_back(accepted.clone());
+    }
+    call.advance(Duration::from_secs(5));
+    let (epoch, _) = call.assert_agree();
+    assert_eq!(call.members[a].session.roster().len(), 2);
+    assert_eq!(epoch, 5, "create, three joins, two removals");
+    call.assert_media_flows();
+}

@@ -39,6 +39,10 @@ pub struct Call {
     /// When set, deliveries pass through this filter (a malicious DS): it returns what to
     /// deliver instead (possibly nothing, possibly more).
     pub tap: Option<Tap>,
+    /// When set, everything the DS sends this member is kept in `held` instead (the test
+    /// delivers it later, in its own order).
+    pub hold: Option<usize>,
+    pub held: Vec<FromDs>,
     seed: u8,
 }
 
@@ -60,6 +64,8 @@ impl Call {
             config,
             log: Vec::new(),
             tap: None,
+            hold: None,
+            held: Vec::new(),
             seed: 0,
         }
     }
@@ -137,6 +143,10 @@ impl Call {
         self.log.push((to.clone(), msg.clone()));
         for i in to {
             if !self.members[i].connected {
+                continue;
+            }
+            if self.hold == Some(i) {
+                self.held.push(msg.clone());
                 continue;
             }
             let msgs = match self.tap.as_mut() {
