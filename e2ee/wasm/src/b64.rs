@@ -1,11 +1,14 @@
 //! base64url without padding (RFC 4648 §5), the encoding of every binary field of
-//! `docs/signaling.md` §6. Decoding is strict: no padding, no whitespace, no other alphabet,
-//! and the unused low bits of the last character must be zero, so each byte string has
-//! exactly one encoding.
+//! `docs/signaling.md` §6: the `base64` crate's URL_SAFE_NO_PAD engine, as in the server.
+//! Decoding is strict: no padding, no whitespace, no other alphabet, and the unused low bits
+//! of the last character must be zero, so each byte string has exactly one encoding. This
+//! module adds the size limit (checked before anything is allocated) and errors that say
+//! where the text is wrong.
 
 use core::fmt;
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Why a base64url field did not decode.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,75 +43,36 @@ impl fmt::Display for B64Error {
 
 /// Encodes `bytes`.
 pub(crate) fn encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            let idx = (n >> (18 - 6 * i)) & 0x3f;
-            out.push(char::from(ALPHABET[idx as usize]));
-        }
-    }
-    out
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn value(c: u8) -> Option<u32> {
-    Some(match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'-' => 62,
-        b'_' => 63,
-        _ => return None,
-    } as u32)
+/// The character at byte offset `at` of `s`, for an error message.
+fn char_at(s: &str, at: usize) -> char {
+    s.get(at..)
+        .and_then(|r| r.chars().next())
+        .unwrap_or('\u{fffd}')
 }
 
 /// Decodes `s`, refusing anything that would decode to more than `max` bytes before
 /// allocating for it.
 pub(crate) fn decode(s: &str, max: usize) -> Result<Vec<u8>, B64Error> {
     let n = s.len();
-    if n % 4 == 1 {
-        return Err(B64Error::BadLength(n));
-    }
     let len = n / 4 * 3 + (n % 4).saturating_sub(1);
-    if len > max {
+    if n % 4 != 1 && len > max {
         return Err(B64Error::TooLong { len, max });
     }
-    let mut out = Vec::with_capacity(len);
-    let bytes = s.as_bytes();
-    for (ci, chunk) in bytes.chunks(4).enumerate() {
-        let mut acc = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            let v = value(c).ok_or_else(|| B64Error::InvalidChar {
-                at: ci * 4 + i,
-                // The first byte refused is always where a character starts (every byte
-                // before it was ASCII); `get` keeps even a wrong guess from panicking.
-                ch: s
-                    .get(ci * 4 + i..)
-                    .and_then(|r| r.chars().next())
-                    .unwrap_or('\u{fffd}'),
-            })?;
-            acc |= v << (18 - 6 * i);
-        }
-        let take = chunk.len() - 1;
-        let unused = match chunk.len() {
-            2 => acc & 0xffff,
-            3 => acc & 0xff,
-            _ => 0,
-        };
-        if unused != 0 {
-            return Err(B64Error::NonCanonical);
-        }
-        for i in 0..take {
-            out.push((acc >> (16 - 8 * i)) as u8);
-        }
-    }
-    Ok(out)
+    URL_SAFE_NO_PAD.decode(s).map_err(|e| match e {
+        base64::DecodeError::InvalidByte(at, _) => B64Error::InvalidChar {
+            at,
+            ch: char_at(s, at),
+        },
+        base64::DecodeError::InvalidLength(_) => B64Error::BadLength(n),
+        base64::DecodeError::InvalidLastSymbol(..) => B64Error::NonCanonical,
+        base64::DecodeError::InvalidPadding => B64Error::InvalidChar {
+            at: s.find('=').unwrap_or(n),
+            ch: '=',
+        },
+    })
 }
 
 #[cfg(test)]
