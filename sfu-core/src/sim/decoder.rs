@@ -30,7 +30,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::publisher::VideoCodec;
+use super::publisher::MediaCodec;
 use crate::av1dd::{self, DependencyStructure};
 use crate::codec::Vp8Descriptor;
 use crate::rtcp::ReportBlock;
@@ -164,8 +164,17 @@ pub struct DecoderStats {
 
 #[derive(Debug, Clone, Copy)]
 enum FrameRef {
-    Vp8 { tid: u8, tl0: u8, sync: bool },
-    Av1 { frame_number: u16, template: u8 },
+    Vp8 {
+        tid: u8,
+        tl0: u8,
+        sync: bool,
+    },
+    Av1 {
+        frame_number: u16,
+        template: u8,
+    },
+    /// An Opus packet: a whole frame that needs nothing before it.
+    Audio,
 }
 
 #[derive(Debug)]
@@ -205,6 +214,7 @@ enum Refs {
         structure: Box<DependencyStructure>,
         decoded: VecDeque<u16>,
     },
+    Audio,
 }
 
 #[derive(Debug)]
@@ -224,7 +234,7 @@ enum Walk {
 /// module documentation for the rules.
 #[derive(Debug)]
 pub struct VirtualDecoder {
-    codec: VideoCodec,
+    codec: MediaCodec,
     config: ReceiverConfig,
     epoch_time: Instant,
     packets: BTreeMap<u64, Pkt>,
@@ -255,7 +265,7 @@ pub struct VirtualDecoder {
 
 impl VirtualDecoder {
     /// A decoder for a stream of `codec`; `epoch` is any fixed instant (for jitter).
-    pub fn new(codec: VideoCodec, config: ReceiverConfig, epoch: Instant) -> Self {
+    pub fn new(codec: MediaCodec, config: ReceiverConfig, epoch: Instant) -> Self {
         Self {
             codec,
             config,
@@ -455,7 +465,7 @@ impl VirtualDecoder {
             structure: None,
         };
         match self.codec {
-            VideoCodec::Vp8 => {
+            MediaCodec::Vp8 => {
                 let d = Vp8Descriptor::parse(payload).ok()?;
                 p.start = d.start_of_partition && d.partition_id == 0;
                 if p.start {
@@ -468,7 +478,7 @@ impl VirtualDecoder {
                     });
                 }
             }
-            VideoCodec::Av1 => {
+            MediaCodec::Av1 => {
                 let dd = dd?;
                 if dd.len() < 3 {
                     return None;
@@ -492,6 +502,13 @@ impl VirtualDecoder {
                         template,
                     });
                 }
+            }
+            MediaCodec::Opus => {
+                // Every packet is a frame of its own ("displayed" = played out).
+                p.start = true;
+                p.key = true;
+                p.marker = true;
+                p.frame = Some(FrameRef::Audio);
             }
         }
         Some(p)
@@ -718,6 +735,7 @@ impl VirtualDecoder {
                     decoded: VecDeque::from([frame_number]),
                 },
                 (FrameRef::Av1 { .. }, None) => return,
+                (FrameRef::Audio, _) => Refs::Audio,
             };
             let resolution = resolution.unwrap_or((0, 0));
             self.epoch = Some(Epoch { resolution, refs });
@@ -1034,7 +1052,7 @@ mod tests {
     fn a_lost_non_reference_frame_is_skipped_and_its_numbers_count_as_unexplained() {
         let fs = frames(PublisherConfig::vp8(), hd(), 40, 2);
         let start = t0();
-        let mut d = VirtualDecoder::new(VideoCodec::Vp8, ReceiverConfig::default(), start);
+        let mut d = VirtualDecoder::new(MediaCodec::Vp8, ReceiverConfig::default(), start);
         // Frame 5 is a T2 (pattern T0 T2 T1 T2 from the keyframe); it never arrives.
         let lost = fs[5].len() as u64;
         let mut nacked = vec![];
@@ -1100,7 +1118,7 @@ mod tests {
     fn a_late_repair_completes_its_frame() {
         let fs = frames(PublisherConfig::vp8(), hd(), 30, 4);
         let start = t0();
-        let mut d = VirtualDecoder::new(VideoCodec::Vp8, ReceiverConfig::default(), start);
+        let mut d = VirtualDecoder::new(MediaCodec::Vp8, ReceiverConfig::default(), start);
         // The middle packet of T0 frame 8 arrives 90 ms late, as RTX.
         let (f, k) = (8, fs[8].len() / 2);
         for (i, pkts) in fs.iter().enumerate() {
@@ -1150,7 +1168,7 @@ mod tests {
             6,
         );
         let start = t0();
-        let mut d = VirtualDecoder::new(VideoCodec::Vp8, ReceiverConfig::default(), start);
+        let mut d = VirtualDecoder::new(MediaCodec::Vp8, ReceiverConfig::default(), start);
         let mut seq = 100u16;
         let out = |d: &mut VirtualDecoder, at: Instant, p: &[u8], ts: u32, seq: &mut u16| {
             feed(d, at, p, Some(*seq), Some(ts), false);
@@ -1195,7 +1213,7 @@ mod tests {
     #[test]
     fn arbitrary_packets_never_panic_and_keep_the_books_bounded() {
         let start = t0();
-        for codec in [VideoCodec::Vp8, VideoCodec::Av1] {
+        for codec in [MediaCodec::Vp8, MediaCodec::Av1] {
             let mut rng = SimRng::new(99);
             let mut d = VirtualDecoder::new(codec, ReceiverConfig::default(), start);
             let real = frames(PublisherConfig::vp8(), hd(), 20, 8);
@@ -1248,7 +1266,7 @@ mod tests {
     fn receiver_report_counts_loss_and_echoes_the_sender_report() {
         let fs = frames(PublisherConfig::vp8(), hd(), 10, 7);
         let start = t0();
-        let mut d = VirtualDecoder::new(VideoCodec::Vp8, ReceiverConfig::default(), start);
+        let mut d = VirtualDecoder::new(MediaCodec::Vp8, ReceiverConfig::default(), start);
         let total: usize = fs.iter().map(Vec::len).sum();
         play(&mut d, start, &fs, |f, k| f == 3 && k == 0);
         let sr_at = start + Duration::from_millis(200);

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::decoder::{ReceiverConfig, VirtualDecoder};
 use super::link::{Link, LinkConfig};
-use super::publisher::{Publisher, PublisherConfig, VideoCodec};
+use super::publisher::{MediaCodec, Publisher, PublisherConfig};
 use super::rng::SimRng;
 use super::subscriber::Subscriber;
 use crate::Engine;
@@ -200,7 +200,7 @@ pub struct Sim {
     room: RoomId,
     clients: Vec<Client>,
     by_participant: BTreeMap<ParticipantId, usize>,
-    tracks: BTreeMap<TrackId, (usize, usize, VideoCodec)>,
+    tracks: BTreeMap<TrackId, (usize, usize, MediaCodec)>,
     subscriptions: BTreeMap<SubscriptionId, usize>,
     events: Vec<(Instant, Event)>,
     events_dropped: u64,
@@ -392,28 +392,47 @@ impl Sim {
         Ok(track)
     }
 
-    /// Subscribes `client` to `track` with a preference. The subscription negotiates RTX
-    /// and the simulation's extension IDs; its SSRCs come from the simulation.
+    /// Subscribes `client` to `track` with a preference. A video subscription negotiates RTX
+    /// (audio never does) and the simulation's extension IDs; its SSRCs come from the
+    /// simulation.
     pub fn subscribe(
         &mut self,
         client: ClientId,
         track: TrackId,
         preference: LayerPreference,
     ) -> Result<SubscriptionId, Error> {
+        self.subscribe_with(client, track, preference, true)
+    }
+
+    /// [`Sim::subscribe`] with or without RTX (a receiver that offers no `video/rtx`, as some
+    /// WHEP players do): without it the engine retransmits on the media SSRC and probes with
+    /// padding there.
+    pub fn subscribe_with(
+        &mut self,
+        client: ClientId,
+        track: TrackId,
+        preference: LayerPreference,
+        rtx: bool,
+    ) -> Result<SubscriptionId, Error> {
         let i = self.client_index(client)?;
         let &(_, _, codec) = self.tracks.get(&track).ok_or(Error::UnknownTrack(track))?;
         let ssrc = self.alloc_ssrc(2);
         let (pt, rtx_pt) = match codec {
-            VideoCodec::Vp8 => (96, 97),
-            VideoCodec::Av1 => (45, 46),
+            MediaCodec::Vp8 => (96, Some(97)),
+            MediaCodec::Av1 => (45, Some(46)),
+            MediaCodec::Opus => (111, None),
         };
-        let mut cfg = SubscriptionConfig::new(Ssrc(ssrc), pt).with_rtx(Ssrc(ssrc + 1), rtx_pt);
+        let rtx_pt = rtx_pt.filter(|_| rtx);
+        let mut cfg = SubscriptionConfig::new(Ssrc(ssrc), pt);
+        if let Some(rpt) = rtx_pt {
+            cfg = cfg.with_rtx(Ssrc(ssrc + 1), rpt);
+        }
         cfg.preference = preference;
         let participant = self.clients[i].participant;
         let sub = self.engine.subscribe(self.now, participant, track, cfg)?;
         self.clients[i]
             .subscriber
-            .add_stream(sub, codec, ssrc, Some(ssrc + 1));
+            .add_stream(sub, codec, ssrc, rtx_pt.map(|_| ssrc + 1));
         self.clients[i].refresh();
         self.subscriptions.insert(sub, i);
         Ok(sub)

@@ -3,9 +3,17 @@
 //!
 //! Order of effects for each datagram sent at `now`:
 //! 1. **Bottleneck.** With a rate set, the datagram waits behind the bytes already queued and
-//!    is serialized at the rate in force when its serialization starts. If the queue already
+//!    leaves at the rate in force when it reaches the head of the queue. If the queue already
 //!    holds `queue_bytes` it is dropped (tail drop). A rate of 0 (an outage in a trace) drops
-//!    everything.
+//!    everything. Two disciplines:
+//!    - a **serializer** (the default): each datagram takes `len × 8 / rate` on the wire, so
+//!      nothing leaves faster than the rate, even after an idle time;
+//!    - a **token bucket** ([`LinkConfig::with_token_bucket`]), the way Linux `tc tbf` and
+//!      consumer routers shape: tokens (bytes) accrue at the rate up to `burst`; a datagram at
+//!      the head of the queue leaves as soon as the bucket holds its length, so after an idle
+//!      spell up to `burst` bytes leave at once (line rate), and a backlogged queue drains at
+//!      exactly the rate. A datagram longer than `burst` can never leave and is dropped (tbf
+//!      does the same).
 //! 2. **Loss** on the wire: none, independent random, or Gilbert-Elliott (bursty).
 //! 3. **Delay**: fixed one-way delay plus uniform jitter in `[0, jitter]`. Jitter alone keeps
 //!    datagrams in order (a datagram never overtakes the one sent before it); with the
@@ -75,6 +83,8 @@ pub struct LinkConfig {
     pub rate_bps: Option<u64>,
     /// Bottleneck queue size in bytes; a datagram that does not fit is dropped.
     pub queue_bytes: usize,
+    /// Token bucket depth in bytes (`tc tbf ... burst`); `None` is the plain serializer.
+    pub burst_bytes: Option<usize>,
     /// Scripted rate changes: from each offset (since the start of the simulation) on, the
     /// bottleneck runs at that rate (0 = outage). Sorted by offset; before the first step the
     /// rate is [`LinkConfig::rate_bps`].
@@ -99,6 +109,7 @@ impl LinkConfig {
             reorder_delay: Duration::ZERO,
             rate_bps: None,
             queue_bytes: 256 * 1024,
+            burst_bytes: None,
             trace: Vec::new(),
         }
     }
@@ -126,6 +137,17 @@ impl LinkConfig {
     pub fn with_rate(mut self, bps: u64, queue_bytes: usize) -> Self {
         self.rate_bps = Some(bps);
         self.queue_bytes = queue_bytes;
+        self
+    }
+
+    /// With a token-bucket shaper as `tc qdisc add ... tbf rate <bps>bit burst <burst>
+    /// limit <limit>` builds one: tokens accrue at `bps` up to `burst_bytes`, a datagram leaves
+    /// when the bucket holds its length, and at most `limit_bytes` wait (tail drop beyond).
+    /// `tc`'s `latency L` form is `limit = bps / 8 × L + burst`.
+    pub fn with_token_bucket(mut self, bps: u64, burst_bytes: usize, limit_bytes: usize) -> Self {
+        self.rate_bps = Some(bps);
+        self.burst_bytes = Some(burst_bytes);
+        self.queue_bytes = limit_bytes;
         self
     }
 
@@ -158,6 +180,8 @@ pub struct LinkStats {
     pub held_back: u64,
     /// Most bytes ever waiting in the bottleneck queue.
     pub max_queue_bytes: usize,
+    /// Longest time a datagram waited in the bottleneck queue.
+    pub max_queue_delay: Duration,
 }
 
 #[derive(Debug)]
@@ -197,6 +221,9 @@ pub struct Link {
     order: u64,
     last_in_order: Option<Instant>,
     tx_free: Instant,
+    /// Token bucket: bytes in the bucket at `tokens_at` (the last departure).
+    tokens: f64,
+    tokens_at: Instant,
     queue: VecDeque<(Instant, usize)>,
     queued_bytes: usize,
     stats: LinkStats,
@@ -206,6 +233,7 @@ impl Link {
     /// A link with `config`, drawing from `rng`; `start` is the simulation's start (trace
     /// offsets count from it).
     pub fn new(config: LinkConfig, rng: SimRng, start: Instant) -> Self {
+        let tokens = config.burst_bytes.unwrap_or(0) as f64;
         Self {
             config,
             rng,
@@ -215,6 +243,8 @@ impl Link {
             order: 0,
             last_in_order: None,
             tx_free: start,
+            tokens,
+            tokens_at: start,
             queue: VecDeque::new(),
             queued_bytes: 0,
             stats: LinkStats::default(),
@@ -286,17 +316,44 @@ impl Link {
                     self.queued_bytes -= n;
                 }
             }
-            if bps == 0 || self.queued_bytes + len > self.config.queue_bytes {
+            let too_long = self.config.burst_bytes.is_some_and(|b| len > b);
+            if bps == 0 || too_long || self.queued_bytes + len > self.config.queue_bytes {
                 self.stats.queue_drops += 1;
                 return;
             }
             let begin = self.tx_free.max(now);
-            let nanos = (len as u128 * 8 * 1_000_000_000) / u128::from(bps);
-            let done = begin + Duration::from_nanos(nanos.min(u128::from(u64::MAX)) as u64);
+            let done = match self.config.burst_bytes {
+                None => {
+                    let nanos = (len as u128 * 8 * 1_000_000_000) / u128::from(bps);
+                    begin + Duration::from_nanos(nanos.min(u128::from(u64::MAX)) as u64)
+                }
+                Some(burst) => {
+                    // Tokens accrued since the last departure, up to the bucket's depth.
+                    let idle = begin
+                        .saturating_duration_since(self.tokens_at)
+                        .as_secs_f64();
+                    let tokens = (self.tokens + idle * bps as f64 / 8.0).min(burst as f64);
+                    let (leave, left) = if tokens >= len as f64 {
+                        (begin, tokens - len as f64)
+                    } else {
+                        let short = (len as f64 - tokens) * 8.0 * 1e9 / bps as f64;
+                        (begin + Duration::from_nanos(short.ceil() as u64), 0.0)
+                    };
+                    self.tokens = left;
+                    self.tokens_at = leave;
+                    leave
+                }
+            };
+            self.stats.max_queue_delay = self
+                .stats
+                .max_queue_delay
+                .max(done.saturating_duration_since(now));
             self.tx_free = done;
-            self.queue.push_back((done, len));
-            self.queued_bytes += len;
-            self.stats.max_queue_bytes = self.stats.max_queue_bytes.max(self.queued_bytes);
+            if done > now {
+                self.queue.push_back((done, len));
+                self.queued_bytes += len;
+                self.stats.max_queue_bytes = self.stats.max_queue_bytes.max(self.queued_bytes);
+            }
             depart = done;
         }
         if self.lose() {
@@ -429,6 +486,55 @@ mod tests {
         let got = run(&mut l, start, 100, 1000, Duration::from_millis(9));
         assert_eq!(got.len(), 100);
         assert_eq!(l.stats().max_queue_bytes, 1000);
+    }
+
+    #[test]
+    fn token_bucket_lets_a_burst_through_then_holds_the_rate() {
+        let start = t0();
+        // tc tbf rate 1mbit burst 5000 limit 10000; 20 datagrams of 1000 bytes at once.
+        let cfg =
+            LinkConfig::new(Duration::from_millis(5)).with_token_bucket(1_000_000, 5_000, 10_000);
+        let mut l = Link::new(cfg.clone(), SimRng::new(3), start);
+        let got = run(&mut l, start, 20, 1000, Duration::ZERO);
+        // Five leave at once on the full bucket, ten wait, five are tail-dropped.
+        assert_eq!(got.len(), 15);
+        assert_eq!(l.stats().queue_drops, 5);
+        for (k, (_, at)) in got.iter().enumerate() {
+            let waited = 8 * (k as u64).saturating_sub(4);
+            assert_eq!(*at, Duration::from_millis(waited + 5), "datagram {k}");
+        }
+        assert_eq!(l.stats().max_queue_bytes, 10_000);
+        assert_eq!(l.stats().max_queue_delay, Duration::from_millis(80));
+        // After an idle second the bucket is full again: the next burst passes at once.
+        let t = start + Duration::from_secs(2);
+        for _ in 0..5 {
+            l.send(t, vec![0; 1000]);
+        }
+        let mut at = vec![];
+        while let Some(a) = l.next_delivery() {
+            let _ = l.poll_delivery(a);
+            at.push(a - t);
+        }
+        assert_eq!(at, vec![Duration::from_millis(5); 5]);
+        // Backlogged, it drains at the rate: 200 datagrams paced at 2 Mbps deliver 1 Mbps.
+        let mut l = Link::new(
+            cfg.with_token_bucket(1_000_000, 5_000, 1 << 20),
+            SimRng::new(3),
+            start,
+        );
+        let got = run(&mut l, start, 200, 1000, Duration::from_millis(4));
+        // (The first few ride the full bucket; measure once it is empty.)
+        let span = got[199].1 - got[99].1;
+        let bps = 100.0 * 8000.0 / span.as_secs_f64();
+        assert!((990_000.0..1_010_000.0).contains(&bps), "{bps}");
+        // A datagram longer than the bucket never leaves.
+        let mut l = Link::new(
+            LinkConfig::new(Duration::ZERO).with_token_bucket(1_000_000, 1_000, 10_000),
+            SimRng::new(3),
+            start,
+        );
+        l.send(start, vec![0; 1001]);
+        assert_eq!((l.stats().queue_drops, l.in_flight()), (1, 0));
     }
 
     #[test]

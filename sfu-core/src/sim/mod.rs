@@ -4,9 +4,10 @@
 //! random draw comes from a [`SimRng`] derived from one seed, so a run replays exactly.
 //!
 //! - [`Link`]: one direction of a path with delay, jitter, random or bursty (Gilbert-Elliott)
-//!   loss, reordering, a rate-limited bottleneck queue and scripted bandwidth traces.
+//!   loss, reordering, a rate-limited bottleneck queue (a serializer, or a token bucket with a
+//!   burst as `tc tbf` and consumer routers shape) and scripted bandwidth traces.
 //! - [`Publisher`]: simulcast VP8 or AV1 with temporal layers, keyframes, realistic frame
-//!   sizes, RTX, sender reports and transport-wide sequence numbers.
+//!   sizes, RTX, sender reports and transport-wide sequence numbers; or Opus audio.
 //! - [`Subscriber`] and its [`VirtualDecoder`]s: reassembly, decodability, gap and freeze
 //!   accounting, NACK, PLI and receiver reports.
 //! - [`Sim`]: the harness that drives the engine and its clients to each next wakeup and fails
@@ -43,7 +44,7 @@
 //! - Publishers have no pacer and no bandwidth estimator: a frame's packets leave at its
 //!   capture instant (interleaved across layers), and layers are switched on and off only by
 //!   [`Publisher::set_layer_active`]. A rate-limited [`Link`] queues the bursts.
-//! - Video only (no Opus publisher yet); VP8 and AV1, no H.264.
+//! - VP8 and AV1 video, Opus audio (fixed-size packets every 20 ms, no DTX); no H.264.
 //! - The virtual decoder models a receiver's frame assembly, reference tracking and jitter
 //!   buffer wait, not decode time or rendering.
 //!
@@ -69,7 +70,7 @@ pub use decoder::{DecoderStats, Received, ReceiverConfig, VirtualDecoder};
 pub use harness::{Client, ClientId, Sim, SimConfig};
 pub use link::{Link, LinkConfig, LinkStats, Loss};
 pub use publisher::{
-    LayerConfig, LayerStats, MAX_LAYERS, Publisher, PublisherConfig, PublisherStats, VideoCodec,
+    LayerConfig, LayerStats, MAX_LAYERS, MediaCodec, Publisher, PublisherConfig, PublisherStats,
     av1_structure,
 };
 pub use rng::SimRng;

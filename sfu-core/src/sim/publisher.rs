@@ -1,5 +1,6 @@
-//! A synthetic simulcast video publisher: VP8 or AV1 at three resolutions, L1T3 temporal
-//! layers, keyframes on an interval and on request, frame sizes by layer and frame type,
+//! A synthetic publisher: simulcast video (VP8 or AV1 at three resolutions, L1T3 temporal
+//! layers, keyframes on an interval and on request, frame sizes by layer and frame type), or
+//! Opus audio (one packet per 20 ms frame, [`PublisherConfig::opus`]),
 //! optional (emulated) SFrame encryption, packetized into RTP with the descriptors a browser
 //! writes. It answers PLI/FIR with a keyframe on that layer, NACKs from its send history (RTX
 //! with the original sequence number, or a plain resend), stamps transport-wide sequence
@@ -25,23 +26,31 @@ const EXT_ROOM: usize = 40;
 /// Largest number of simulcast layers a publisher has.
 pub const MAX_LAYERS: usize = MAX_SPATIAL;
 
-/// The video codec a synthetic publisher emits.
+/// The codec a synthetic publisher emits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum VideoCodec {
+pub enum MediaCodec {
     /// VP8 with the RFC 7741 payload descriptor (15-bit picture ID, TL0PICIDX, TID, Y).
     Vp8,
     /// AV1 with the dependency descriptor header extension.
     Av1,
+    /// Opus audio: every packet is one 20 ms frame, decodable on its own.
+    Opus,
 }
 
-impl VideoCodec {
+impl MediaCodec {
     /// The engine's codec.
     pub fn codec(self) -> Codec {
         match self {
             Self::Vp8 => Codec::Vp8,
             Self::Av1 => Codec::Av1,
+            Self::Opus => Codec::Opus,
         }
+    }
+
+    /// Whether this is audio.
+    pub fn is_audio(self) -> bool {
+        self == Self::Opus
     }
 }
 
@@ -74,7 +83,7 @@ impl LayerConfig {
 #[non_exhaustive]
 pub struct PublisherConfig {
     /// The codec.
-    pub codec: VideoCodec,
+    pub codec: MediaCodec,
     /// Simulcast layers, lowest first (1-4).
     pub layers: Vec<LayerConfig>,
     /// Frames per second of every layer.
@@ -115,7 +124,7 @@ impl PublisherConfig {
     /// a keyframe every 10 s, RTX on.
     pub fn vp8() -> Self {
         Self {
-            codec: VideoCodec::Vp8,
+            codec: MediaCodec::Vp8,
             layers: vec![
                 LayerConfig::new(320, 180, 150_000),
                 LayerConfig::new(640, 360, 500_000),
@@ -142,9 +151,28 @@ impl PublisherConfig {
     /// The same layers as [`PublisherConfig::vp8`], as AV1 with the dependency descriptor.
     pub fn av1() -> Self {
         Self {
-            codec: VideoCodec::Av1,
+            codec: MediaCodec::Av1,
             payload_type: 45,
             rtx_payload_type: 46,
+            ..Self::vp8()
+        }
+    }
+
+    /// Opus at 32 kbit/s in 20 ms frames (50 packets a second, about 47 kbit/s with RTP
+    /// headers), no RTX: a microphone as browsers send it.
+    pub fn opus() -> Self {
+        Self {
+            codec: MediaCodec::Opus,
+            layers: vec![LayerConfig::new(1, 1, 32_000)],
+            fps: 50,
+            temporal_layers: 1,
+            keyframe_interval: None,
+            keyframe_factor: 1.0,
+            size_spread: 0.1,
+            rtx: false,
+            payload_type: 111,
+            rtx_payload_type: 112,
+            source: crate::alloc::TrackSource::Microphone,
             ..Self::vp8()
         }
     }
@@ -200,6 +228,9 @@ impl PublisherConfig {
     pub fn validate(&self) -> Result<(), &'static str> {
         if self.layers.is_empty() || self.layers.len() > MAX_LAYERS {
             return Err("a publisher needs 1-4 layers");
+        }
+        if self.codec.is_audio() && (self.layers.len() != 1 || self.temporal_layers != 1) {
+            return Err("an audio publisher has one layer and one temporal layer");
         }
         if self
             .layers
@@ -382,7 +413,7 @@ impl Publisher {
             panic!("invalid publisher configuration: {e}");
         }
         assert!(
-            config.codec != VideoCodec::Av1 || extensions.dependency_descriptor.is_some(),
+            config.codec != MediaCodec::Av1 || extensions.dependency_descriptor.is_some(),
             "an AV1 publisher needs a dependency descriptor extension ID"
         );
         let layers = config
@@ -404,7 +435,7 @@ impl Publisher {
                 last_key: None,
                 active: true,
                 history: vec![None; config.history],
-                structure: (config.codec == VideoCodec::Av1)
+                structure: (config.codec == MediaCodec::Av1)
                     .then(|| av1_structure(config.temporal_layers, (cfg.width, cfg.height))),
                 octets: 0,
                 stats: LayerStats::default(),
@@ -570,7 +601,8 @@ impl Publisher {
 
     fn ticks(&self, at: Instant) -> u32 {
         let us = at.saturating_duration_since(self.start).as_micros();
-        (us * 90_000 / 1_000_000) as u32
+        let rate = u128::from(self.config.codec.codec().clock_rate());
+        (us * rate / 1_000_000) as u32
     }
 
     fn send_reports(&mut self, now: Instant) {
@@ -598,8 +630,9 @@ impl Publisher {
     }
 
     fn emit_frames(&mut self, at: Instant) {
-        // Capture time in 90 kHz ticks, exact for any frame rate (ticks(at) would round).
-        let ticks = (self.frame_index * 90_000 / u64::from(self.config.fps)) as u32;
+        // Capture time in clock ticks, exact for any frame rate (ticks(at) would round).
+        let rate = u64::from(self.config.codec.codec().clock_rate());
+        let ticks = (self.frame_index * rate / u64::from(self.config.fps)) as u32;
         for i in 0..self.layers.len() {
             if self.layers[i].active {
                 self.build_frame(i, at, ticks);
@@ -665,7 +698,7 @@ impl Publisher {
         let frame = &mut self.frame;
         frame.clear();
         match cfg.codec {
-            VideoCodec::Vp8 => {
+            MediaCodec::Vp8 => {
                 // RFC 6386 §9.1: 3-byte frame tag (bit 0 clear on keyframes, show_frame,
                 // first partition size), then on keyframes the start code and dimensions.
                 let first_part = (size as u32 / 2).min(0x7ffff);
@@ -677,7 +710,7 @@ impl Publisher {
                     frame.extend_from_slice(&l.cfg.height.to_le_bytes());
                 }
             }
-            VideoCodec::Av1 => {
+            MediaCodec::Av1 => {
                 if key {
                     // A sequence header OBU (type 1) before the frame.
                     frame.extend_from_slice(&[0x0a, 0x0b]);
@@ -688,13 +721,15 @@ impl Publisher {
                 // A frame OBU (type 6) with a size field.
                 frame.push(0x32);
             }
+            // An Opus packet is its TOC byte and the frame: opaque, nothing to describe.
+            MediaCodec::Opus => {}
         }
         let body = size.saturating_sub(frame.len()).max(1);
         if cfg.sframe {
             // Emulated SFrame (RFC 9605): the codec's clear prefix (VP8: the 10-byte keyframe
-            // or 3-byte delta header; AV1: nothing) stays readable, then a 1-byte SFrame
+            // or 3-byte delta header; AV1 and Opus: nothing) stays readable, then a 1-byte SFrame
             // header (KID = layer, 3-bit CTR), the ciphertext and a 16-byte tag.
-            if cfg.codec == VideoCodec::Av1 {
+            if cfg.codec != MediaCodec::Vp8 {
                 frame.clear();
             }
             frame.push(((i as u8 & 0x7) << 4) | (l.stats.frames as u8 & 0x7));
@@ -709,8 +744,9 @@ impl Publisher {
 
         // Packetize into near-equal pieces that fit the MTU.
         let desc_len = match cfg.codec {
-            VideoCodec::Vp8 => 6,
-            VideoCodec::Av1 => 1,
+            MediaCodec::Vp8 => 6,
+            MediaCodec::Av1 => 1,
+            MediaCodec::Opus => 0,
         };
         let room = cfg.mtu - crate::rtp::RTP_HEADER_LEN - EXT_ROOM - desc_len;
         let n = frame.len().div_ceil(room);
@@ -725,7 +761,7 @@ impl Publisher {
             let (first, last) = (k == 0, k == n - 1);
             let mut desc = [0u8; 6];
             let desc = match cfg.codec {
-                VideoCodec::Vp8 => {
+                MediaCodec::Vp8 => {
                     let non_ref = cfg.temporal_layers > 1 && tid == cfg.temporal_layers - 1;
                     desc[0] = 0x80 | (u8::from(non_ref) << 5) | (u8::from(first) << 4);
                     desc[1] = 0xe0; // I, L, T
@@ -735,7 +771,7 @@ impl Publisher {
                     desc[5] = (tid << 6) | (u8::from(sync) << 5);
                     &desc[..6]
                 }
-                VideoCodec::Av1 => {
+                MediaCodec::Av1 => {
                     // Aggregation header: Z (continues an OBU), Y (continues in the next
                     // packet), W = 1 element, N (first packet of a coded video sequence).
                     desc[0] = (u8::from(!first) << 7)
@@ -744,6 +780,7 @@ impl Publisher {
                         | (u8::from(key && first) << 3);
                     &desc[..1]
                 }
+                MediaCodec::Opus => &desc[..0],
             };
             let mut dd = [0u8; 64];
             let mut exts: [(u8, &[u8]); 2] = [(0, &[]), (0, &[])];
@@ -769,8 +806,15 @@ impl Publisher {
                     ne += 1;
                 }
             }
+            // Opus sets the marker on a talkspurt's first packet (RFC 7587 §4.2); video on a
+            // frame's last.
+            let marker = if cfg.codec.is_audio() {
+                l.stats.frames == 0
+            } else {
+                last
+            };
             let header = Header {
-                marker: last,
+                marker,
                 payload_type: cfg.payload_type,
                 seq: l.seq,
                 ts,

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::decoder::{Received, ReceiverConfig, VirtualDecoder};
-use super::publisher::VideoCodec;
+use super::publisher::MediaCodec;
 use crate::engine::ExtensionIds;
 use crate::ids::SubscriptionId;
 use crate::rtcp::{self, ReportBlock, RtcpPacket};
@@ -103,7 +103,7 @@ impl Subscriber {
     pub fn add_stream(
         &mut self,
         subscription: SubscriptionId,
-        codec: VideoCodec,
+        codec: MediaCodec,
         ssrc: u32,
         rtx_ssrc: Option<u32>,
     ) {

@@ -1,0 +1,174 @@
+//! Issue 10: clinical video on real constrained links. A subscriber behind a token-bucket
+//! shaper (`tc tbf`, a consumer router) of 500 kbps, with a shallow and a deep queue; a WHEP
+//! viewer that negotiated no RTX. Each scenario prints what it measured (run with
+//! `--nocapture`); the figures before and after the fixes are in docs/bandwidth.md.
+#![cfg(feature = "sim")]
+
+mod sim_common;
+
+use std::time::Duration;
+
+use sim_common::{path, t0};
+use telesfu_core::engine::{DropReason, EngineConfig, LayerPreference};
+use telesfu_core::sim::{LayerConfig, LinkConfig, PublisherConfig, Sim, SimConfig};
+use telesfu_core::{Event, SubscriptionId};
+
+/// `tc qdisc add ... tbf rate 500kbit burst <burst> latency <latency>`: limit = rate ×
+/// latency + burst.
+fn tbf(bps: u64, burst: usize, latency: Duration) -> LinkConfig {
+    let limit = (bps as f64 / 8.0 * latency.as_secs_f64()) as usize + burst;
+    path(20).with_token_bucket(bps, burst, limit)
+}
+
+/// A shallow queue: 4 kB bucket, 50 ms of latency (7.1 kB at 500 kbps).
+fn shallow(bps: u64) -> LinkConfig {
+    tbf(bps, 4_000, Duration::from_millis(50))
+}
+
+/// A deep queue: 16 kB bucket, 1 s of latency (78.5 kB at 500 kbps): what a consumer router
+/// with a large buffer, or `tc tbf latency 1s`, does.
+fn deep(bps: u64) -> LinkConfig {
+    tbf(bps, 16_000, Duration::from_secs(1))
+}
+
+/// The browser's ladder in the field test (general consult on a 1280x720 camera: 427x240,
+/// 853x480, 1280x720), at the rates Chrome actually sent: about 355 kbps on the lowest layer.
+fn browser_ladder() -> PublisherConfig {
+    PublisherConfig::vp8().with_layers(vec![
+        LayerConfig::new(427, 240, 355_000),
+        LayerConfig::new(853, 480, 700_000),
+        LayerConfig::new(1280, 720, 1_500_000),
+    ])
+}
+
+struct Call {
+    sim: Sim,
+    video: SubscriptionId,
+    audio: SubscriptionId,
+    viewer: telesfu_core::sim::ClientId,
+}
+
+fn call(seed: u64, down: LinkConfig, video: PublisherConfig, rtx: bool) -> Call {
+    let mut engine = EngineConfig::default();
+    engine.bandwidth.enabled = true;
+    let mut sim = Sim::new(SimConfig::new(seed).with_engine(engine), t0());
+    let patient = sim.add_client(path(20), path(20));
+    let viewer = sim.add_client(path(20), down);
+    let mic = sim.publish(patient, PublisherConfig::opus()).unwrap();
+    let cam = sim.publish(patient, video).unwrap();
+    let audio = sim.subscribe(viewer, mic, LayerPreference::ALL).unwrap();
+    let video = sim
+        .subscribe_with(viewer, cam, LayerPreference::ALL, rtx)
+        .unwrap();
+    Call {
+        sim,
+        video,
+        audio,
+        viewer,
+    }
+}
+
+#[derive(Debug, Default)]
+struct Measured {
+    fps: f64,
+    frozen_share: f64,
+    freezes: u64,
+    est_mean: f64,
+    est_min: u64,
+    paused_drops: u64,
+    alerts: usize,
+    resolution: Option<(u16, u16)>,
+    audio_fps: f64,
+}
+
+/// Runs `warm`, then measures over `span` in 100 ms samples.
+fn measure(c: &mut Call, warm: Duration, span: Duration) -> Measured {
+    c.sim.run_for(warm);
+    let p = c.sim.client(c.viewer).participant();
+    let dec = |c: &Call, s| c.sim.decoder(s).unwrap().stats();
+    let (f0, a0, fr0) = (
+        dec(c, c.video).frames_displayed,
+        dec(c, c.audio).frames_displayed,
+        dec(c, c.video).freezes,
+    );
+    let paused0 = c.sim.engine().stats().dropped(DropReason::Paused);
+    let mut m = Measured {
+        est_min: u64::MAX,
+        ..Measured::default()
+    };
+    let n = (span.as_millis() / 100) as u32;
+    let mut frozen = 0;
+    for _ in 0..n {
+        c.sim.run_for(Duration::from_millis(100));
+        let now = c.sim.now();
+        let stuck = c
+            .sim
+            .decoder(c.video)
+            .unwrap()
+            .current_freeze(now)
+            .is_none_or(|d| d > Duration::from_millis(500));
+        frozen += u32::from(stuck);
+        let e = c.sim.engine().estimate(p).unwrap_or(0);
+        m.est_mean += e as f64 / f64::from(n);
+        m.est_min = m.est_min.min(e);
+    }
+    let secs = span.as_secs_f64();
+    m.fps = (dec(c, c.video).frames_displayed - f0) as f64 / secs;
+    m.audio_fps = (dec(c, c.audio).frames_displayed - a0) as f64 / secs;
+    m.freezes = dec(c, c.video).freezes - fr0;
+    m.frozen_share = f64::from(frozen) / f64::from(n);
+    m.paused_drops = c.sim.engine().stats().dropped(DropReason::Paused) - paused0;
+    m.resolution = dec(c, c.video).resolution;
+    m.alerts = c
+        .sim
+        .events()
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::QualityAlert { .. }))
+        .count();
+    m
+}
+
+fn print(label: &str, m: &Measured) {
+    println!(
+        "{label}: {:.1} fps (audio {:.1}/s), frozen {:.0} % of samples, {} freezes, estimate \
+         mean {:.0} kbps min {} kbps, {} paused drops, {} alerts, last resolution {:?}",
+        m.fps,
+        m.audio_fps,
+        m.frozen_share * 100.0,
+        m.freezes,
+        m.est_mean / 1000.0,
+        m.est_min / 1000,
+        m.paused_drops,
+        m.alerts,
+        m.resolution
+    );
+}
+
+#[test]
+fn a_500_kbps_token_bucket_downlink_keeps_video_moving() {
+    for (name, down) in [("shallow", shallow(500_000)), ("deep", deep(500_000))] {
+        for seed in [1, 2, 3] {
+            let mut c = call(seed, down.clone(), browser_ladder(), true);
+            let m = measure(&mut c, Duration::from_secs(10), Duration::from_secs(50));
+            print(&format!("tbf 500 kbps {name} seed {seed}"), &m);
+        }
+    }
+}
+
+#[test]
+fn a_viewer_without_rtx_gets_video() {
+    // One 640x360 layer at 1 Mbps, as the webrtc-rs WHIP publisher sent it.
+    let single = PublisherConfig::vp8().with_layers(vec![LayerConfig::new(640, 360, 1_000_000)]);
+    for seed in [1, 2, 3] {
+        let mut c = call(seed, path(20), single.clone(), false);
+        let m = measure(&mut c, Duration::from_secs(2), Duration::from_secs(18));
+        let first = c
+            .sim
+            .decoder(c.video)
+            .unwrap()
+            .stats()
+            .first_display
+            .map(|t| t - c.sim.start());
+        print(&format!("no RTX seed {seed} (first frame {first:?})"), &m);
+    }
+}
