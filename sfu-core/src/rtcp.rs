@@ -828,11 +828,13 @@ pub fn write_nack(
 /// Builds transport-wide CC feedback (draft-holmer-rmcat-transport-wide-cc-extensions-01 §3.1).
 ///
 /// `arrivals[i]` is the arrival time in microseconds of transport sequence number
-/// `base_seq + i`, or `None` if it was not received; the first entry must be received. Times
-/// are quantised to 250 µs ticks, the reference time to 64 ms. Returns the packet length and
-/// how many entries it covers: fewer than `arrivals.len()` when `out` fills up or a gap
-/// between arrivals exceeds the 16-bit delta range (send the rest in another packet starting
-/// there). `None` if `out` cannot hold even one entry or `arrivals` starts with a loss.
+/// `base_seq + i`, or `None` if it was not received. The base may be a lost packet: the
+/// reference time is taken from the first received entry (as libwebrtc's receivers do), so
+/// losses at the front of a report are reported rather than skipped. Times are quantised to
+/// 250 µs ticks, the reference time to 64 ms. Returns the packet length and how many entries it
+/// covers: fewer than `arrivals.len()` when `out` fills up or a gap between arrivals exceeds
+/// the 16-bit delta range (send the rest in another packet starting there). `None` if `out`
+/// cannot hold even one entry or no entry was received.
 pub fn write_transport_cc(
     out: &mut [u8],
     sender_ssrc: u32,
@@ -841,7 +843,8 @@ pub fn write_transport_cc(
     fb_count: u8,
     arrivals: &[Option<i64>],
 ) -> Option<(usize, usize)> {
-    let first = (*arrivals.first()?)?;
+    // A report with nothing received says nothing a later one cannot say.
+    let first = arrivals.iter().flatten().next().copied()?;
     let ref_time = first.div_euclid(64_000);
     const FIXED: usize = 20; // header 4 + ssrcs 8 + base/count 4 + ref/fb 4
     // Pass 1: how many entries fit (status chunks at worst 2 bytes per symbol-run of 1, deltas
@@ -1121,10 +1124,25 @@ mod tests {
             i += 1;
         });
         assert_eq!(i, 40);
-        // A small buffer covers a prefix; a leading loss is refused.
+        // A small buffer covers a prefix; nothing received is refused.
         let (n, covered) = write_transport_cc(&mut buf[..40], 1, 2, 0, 0, &arrivals).unwrap();
         assert!(covered < 40 && n <= 40);
-        assert!(write_transport_cc(&mut buf, 1, 2, 0, 0, &[None, Some(5)]).is_none());
+        assert!(write_transport_cc(&mut buf, 1, 2, 0, 0, &[None, None]).is_none());
+        // A lost base is reported as lost, the reference time comes from the first arrival.
+        let (n, covered) =
+            write_transport_cc(&mut buf, 1, 2, 7, 0, &[None, None, Some(200_000), None]).unwrap();
+        assert_eq!(covered, 4);
+        let Some(Ok(RtcpPacket::TransportCc(fb))) = parse_compound(&buf[..n]).next() else {
+            panic!("feedback with a lost base does not parse");
+        };
+        assert_eq!((fb.base_seq, fb.status_count), (7, 4));
+        assert_eq!(fb.reference_time, 3);
+        let mut seen = vec![];
+        fb.for_each(|e| seen.push((e.seq, e.delta_ticks)));
+        assert_eq!(
+            seen,
+            [(7, None), (8, None), (9, Some(800 - 768)), (10, None)]
+        );
     }
 
     #[test]

@@ -172,3 +172,48 @@ fn a_viewer_without_rtx_gets_video() {
         print(&format!("no RTX seed {seed} (first frame {first:?})"), &m);
     }
 }
+
+#[test]
+fn a_publisher_behind_a_500_kbps_token_bucket_backs_off() {
+    for (name, up) in [("shallow", shallow(500_000)), ("deep", deep(500_000))] {
+        for seed in [1, 2] {
+            let mut engine = EngineConfig::default();
+            engine.bandwidth.enabled = true;
+            let mut sim = Sim::new(SimConfig::new(seed).with_engine(engine), t0());
+            let patient = sim.add_client(up.clone(), path(20));
+            let viewer = sim.add_client(path(20), path(20));
+            let cam = sim
+                .publish(patient, browser_ladder().with_adaptive(true))
+                .unwrap();
+            let sub = sim.subscribe(viewer, cam, LayerPreference::ALL).unwrap();
+            sim.run_for(Duration::from_secs(10));
+            let f0 = sim.decoder(sub).unwrap().stats().frames_displayed;
+            let fr0 = sim.decoder(sub).unwrap().stats().freezes;
+            let b0 = sim.client(patient).uplink().stats();
+            let mut est = Vec::new();
+            let mut layers = 0.0;
+            for _ in 0..200 {
+                sim.run_for(Duration::from_millis(100));
+                let p = sim.publisher(cam).unwrap();
+                est.push(p.stats().estimate_bps.unwrap_or(0));
+                layers += (0..3).filter(|&l| p.layer_sending(l)).count() as f64 / 200.0;
+            }
+            let b1 = sim.client(patient).uplink().stats();
+            let s = sim.decoder(sub).unwrap().stats();
+            let p = sim.publisher(cam).unwrap().stats();
+            let mean = est.iter().sum::<u64>() as f64 / est.len() as f64;
+            println!(
+                "uplink tbf 500 kbps {name} seed {seed}: publisher estimate mean {:.0} kbps, \
+                 {layers:.1} layers sent on average, offered {:.0} kbps, tail drops {}, max \
+                 queue delay {:?}, feedback packets {}, viewer {:.1} fps, {} freezes",
+                mean / 1000.0,
+                (b1.bytes_sent - b0.bytes_sent) as f64 * 8.0 / 20.0 / 1000.0,
+                b1.queue_drops - b0.queue_drops,
+                b1.max_queue_delay,
+                p.twcc_feedback,
+                (s.frames_displayed - f0) as f64 / 20.0,
+                s.freezes - fr0,
+            );
+        }
+    }
+}

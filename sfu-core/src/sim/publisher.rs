@@ -117,6 +117,11 @@ pub struct PublisherConfig {
     pub source: crate::alloc::TrackSource,
     /// Who publishes it.
     pub role: crate::alloc::PublisherRole,
+    /// Congestion control as a browser does it: a send-side estimator
+    /// ([`crate::bwe::SendSideBwe`]) fed by the SFU's transport-wide CC feedback, and simulcast
+    /// layers switched off from the top when the estimate cannot carry them (back on, with a
+    /// keyframe, when it can). Off: every layer is always sent.
+    pub adaptive: bool,
 }
 
 impl PublisherConfig {
@@ -143,6 +148,7 @@ impl PublisherConfig {
             report_interval: Duration::from_secs(1),
             history: 1024,
             interleave: true,
+            adaptive: false,
             source: crate::alloc::TrackSource::Camera,
             role: crate::alloc::PublisherRole::Patient,
         }
@@ -215,6 +221,12 @@ impl PublisherConfig {
     /// With or without RTX.
     pub fn with_rtx(mut self, rtx: bool) -> Self {
         self.rtx = rtx;
+        self
+    }
+
+    /// With or without browser-like congestion control ([`PublisherConfig::adaptive`]).
+    pub fn with_adaptive(mut self, adaptive: bool) -> Self {
+        self.adaptive = adaptive;
         self
     }
 
@@ -349,7 +361,14 @@ pub struct PublisherStats {
     pub max_fraction_lost: u8,
     /// Sender report packets sent.
     pub sender_reports: u64,
+    /// The congestion controller's estimate of the uplink, bps (adaptive publishers only).
+    pub estimate_bps: Option<u64>,
+    /// Layers switched off by the congestion controller, all told.
+    pub layers_dropped: u64,
 }
+
+/// An adaptive publisher re-decides its active layers this often.
+const ADAPT_INTERVAL: Duration = Duration::from_millis(500);
 
 #[derive(Debug)]
 struct Layer {
@@ -391,6 +410,12 @@ pub struct Publisher {
     frame: Vec<u8>,
     stopped: bool,
     stats: PublisherStats,
+    /// Congestion control of an adaptive publisher, and when it next re-decides its layers.
+    bwe: Option<crate::bwe::SendSideBwe>,
+    next_adapt: Instant,
+    /// Layers the congestion controller switched off (the caller's `set_layer_active` rules
+    /// the rest).
+    throttled: Vec<bool>,
 }
 
 impl Publisher {
@@ -458,6 +483,11 @@ impl Publisher {
             frame: Vec::new(),
             stopped: false,
             stats: PublisherStats::default(),
+            bwe: config
+                .adaptive
+                .then(|| crate::bwe::SendSideBwe::new(crate::bwe::BweConfig::default(), start)),
+            next_adapt: start + ADAPT_INTERVAL,
+            throttled: vec![false; config.layers.len()],
             config,
         }
     }
@@ -492,7 +522,14 @@ impl Publisher {
 
     /// Counters.
     pub fn stats(&self) -> PublisherStats {
-        self.stats
+        let mut s = self.stats;
+        s.estimate_bps = self.bwe.as_ref().map(|b| b.target_bitrate());
+        s
+    }
+
+    /// Whether layer `layer` is being sent now.
+    pub fn layer_sending(&self, layer: usize) -> bool {
+        self.layers.get(layer).is_some_and(|l| l.active) && !self.throttled[layer]
     }
 
     /// Counters of layer `layer`.
@@ -520,7 +557,14 @@ impl Publisher {
     /// When [`Publisher::handle_timeout`] must next be called; `None` once stopped.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        (!self.stopped).then(|| self.next_frame.min(self.next_report))
+        let bwe = self
+            .bwe
+            .as_ref()
+            .map(|b| b.poll_timeout().min(self.next_adapt));
+        (!self.stopped).then(|| {
+            let t = self.next_frame.min(self.next_report);
+            bwe.map_or(t, |b| t.min(b))
+        })
     }
 
     /// Produces every frame and report due at `now`.
@@ -539,6 +583,35 @@ impl Publisher {
             self.next_report = now + self.config.report_interval;
             self.send_reports(now);
         }
+        if let Some(b) = self.bwe.as_mut() {
+            if b.poll_timeout() <= now {
+                b.handle_timeout(now);
+            }
+            if self.next_adapt <= now {
+                self.next_adapt = now + ADAPT_INTERVAL;
+                self.adapt();
+            }
+        }
+    }
+
+    /// Browser-like simulcast adaptation: send the lowest layers whose rates add up within
+    /// the estimate (the lowest always); a layer switched back on starts with a keyframe.
+    fn adapt(&mut self) {
+        let Some(target) = self.bwe.as_ref().map(|b| b.target_bitrate()) else {
+            return;
+        };
+        let mut sum = 0;
+        for i in 0..self.layers.len() {
+            sum += self.layers[i].cfg.bitrate_bps;
+            let fits = i == 0 || sum <= target;
+            if !fits && !self.throttled[i] {
+                self.throttled[i] = true;
+                self.stats.layers_dropped += 1;
+            } else if fits && self.throttled[i] {
+                self.throttled[i] = false;
+                self.layers[i].key_requested = true;
+            }
+        }
     }
 
     /// The next datagram to send.
@@ -548,7 +621,7 @@ impl Publisher {
     }
 
     /// Takes a datagram from the SFU: RTCP feedback is acted on, anything else ignored.
-    pub fn handle_datagram(&mut self, _now: Instant, data: &[u8]) {
+    pub fn handle_datagram(&mut self, now: Instant, data: &[u8]) {
         if self.stopped || !crate::rtp::is_rtcp(data) {
             return;
         }
@@ -573,7 +646,7 @@ impl Publisher {
                     if let Some(i) = self.layers.iter().position(|l| l.ssrc == n.media_ssrc) {
                         for seq in n.lost() {
                             self.stats.nacked += 1;
-                            self.retransmit(i, seq);
+                            self.retransmit(now, i, seq);
                         }
                     }
                 }
@@ -584,7 +657,12 @@ impl Publisher {
                             self.stats.max_fraction_lost.max(b.fraction_lost);
                     }
                 }
-                RtcpPacket::TransportCc(_) => self.stats.twcc_feedback += 1,
+                RtcpPacket::TransportCc(fb) => {
+                    self.stats.twcc_feedback += 1;
+                    if let Some(b) = self.bwe.as_mut() {
+                        b.on_feedback(now, &fb);
+                    }
+                }
                 RtcpPacket::Remb(r) => self.stats.remb_bps = Some(r.bitrate_bps),
                 _ => {}
             }
@@ -634,7 +712,7 @@ impl Publisher {
         let rate = u64::from(self.config.codec.codec().clock_rate());
         let ticks = (self.frame_index * rate / u64::from(self.config.fps)) as u32;
         for i in 0..self.layers.len() {
-            if self.layers[i].active {
+            if self.layers[i].active && !self.throttled[i] {
                 self.build_frame(i, at, ticks);
             }
         }
@@ -643,7 +721,7 @@ impl Publisher {
                 let mut any = false;
                 for i in 0..self.pending.len() {
                     if let Some(p) = self.pending[i].pop_front() {
-                        self.send_media(i, p);
+                        self.send_media(at, i, p);
                         any = true;
                     }
                 }
@@ -654,7 +732,7 @@ impl Publisher {
         } else {
             for i in 0..self.pending.len() {
                 while let Some(p) = self.pending[i].pop_front() {
-                    self.send_media(i, p);
+                    self.send_media(at, i, p);
                 }
             }
         }
@@ -835,7 +913,7 @@ impl Publisher {
         }
     }
 
-    fn stamp_twcc(&mut self, pkt: &mut [u8]) {
+    fn stamp_twcc(&mut self, now: Instant, pkt: &mut [u8]) {
         let Some(id) = self.twcc_id else { return };
         let seq = self.twcc_seq;
         if let Ok(mut p) = RtpPacketMut::parse(pkt)
@@ -844,11 +922,14 @@ impl Publisher {
         {
             v.copy_from_slice(&seq.to_be_bytes());
             self.twcc_seq = seq.wrapping_add(1);
+            if let Some(b) = self.bwe.as_mut() {
+                b.on_packet_sent(now, seq, pkt.len(), None);
+            }
         }
     }
 
-    fn send_media(&mut self, i: usize, mut pkt: Vec<u8>) {
-        self.stamp_twcc(&mut pkt);
+    fn send_media(&mut self, now: Instant, i: usize, mut pkt: Vec<u8>) {
+        self.stamp_twcc(now, &mut pkt);
         let l = &mut self.layers[i];
         let Ok(p) = RtpPacket::parse(&pkt) else {
             return;
@@ -862,7 +943,7 @@ impl Publisher {
         self.out.push_back(pkt);
     }
 
-    fn retransmit(&mut self, i: usize, seq: u16) {
+    fn retransmit(&mut self, now: Instant, i: usize, seq: u16) {
         let rtx = self.config.rtx;
         let (rtx_pt, dd_id, twcc_id) = (self.config.rtx_payload_type, self.dd_id, self.twcc_id);
         let l = &mut self.layers[i];
@@ -907,7 +988,7 @@ impl Publisher {
             };
             write_rtp(&mut out, &header, &exts[..ne], &[p.payload()]);
         }
-        self.stamp_twcc(&mut out);
+        self.stamp_twcc(now, &mut out);
         self.stats.retransmissions += 1;
         self.out.push_back(out);
     }
