@@ -61,7 +61,9 @@ const S = {
   e2eeInfo: { epoch: null, code: null, roster: [], refused: [], joinedAt: null },
   chat: [],
   errors: [],
-  qualityAlerts: [],
+  qualityAlerts: [], // every quality-alert received, with what was shown and when it cleared
+  alerts: new Map(), // what is on screen now: key -> alert (see onQualityAlert)
+  everSubscribed: new Set(), // every track id this page subscribed to (see readAlert)
   log: [],
   neg: { chain: Promise.resolve(), queued: null, iceRestart: false, pendingAnswer: null, count: 0, failures: 0, needed: false },
   iceTimer: null,
@@ -269,23 +271,12 @@ function onSignal(text) {
       }
       break;
     }
-    case 'quality-alert': {
-      const sub = S.subs.get(m.track);
-      const got = m.delivered ? `${m.delivered[0]}x${m.delivered[1]} at ${m.delivered[2]} fps` : 'paused';
-      const want = `${m.minWidth}x${m.minHeight}${m.minFps ? ` at ${m.minFps} fps` : ''}`;
-      const text = `Clinical quality alert: the network (${Math.round(m.estimateBps / 1000)} kbps) cannot hold ${want} for this video; receiving ${got}.`;
-      S.qualityAlerts.push({ track: m.track, at: Date.now(), text });
-      if (sub) sub.alert = text;
-      showError(text);
-      log(text);
+    case 'quality-alert':
+      onQualityAlert(m);
       break;
-    }
-    case 'quality-restored': {
-      const sub = S.subs.get(m.track);
-      if (sub) sub.alert = null;
-      log(`quality restored for ${m.track}`);
+    case 'quality-restored':
+      onQualityRestored(m);
       break;
-    }
     case 'active-speaker':
       S.activeSpeaker = m.participant;
       for (const sub of S.subs.values()) sub.tile?.classList.toggle('speaking', sub.desc.participant === m.participant);
@@ -316,6 +307,201 @@ function onServerError(m) {
     S.session = null;
     restartFresh().catch((e) => showError(`could not join again: ${e.message || e}`));
   }
+}
+
+// ----- Quality alerts (docs/signaling.md §2: quality-alert, quality-restored) -----
+//
+// When a network cannot carry a video at the quality the visit's clinical profile needs (its
+// floor), or cannot carry it at all (the server pauses it), the server tells the viewer of the
+// video and the person who sends it. Both see it on screen in plain words: the viewer on the
+// video tile itself (the picture under it is what the warning is about), the sender next to its
+// own preview. The words say what happens, that the call goes on, and that it mends itself; a
+// clinician also gets the numbers and what not to rely on. quality-restored takes it away.
+
+/** What a visit needs the picture for, in words (profile names as in docs/signaling.md §3.1). */
+const VISIT_WORDS = {
+  dermatology: { visit: 'a skin examination', rely: 'fine skin detail (the edge, colour and texture of a mark)', you: 'details of your skin' },
+  telestroke: { visit: 'a stroke assessment', rely: 'the stroke examination (face, arm and eye movements)', you: 'your face and movements' },
+  'behavioural-health': { visit: 'this visit', rely: 'facial expression and movement', you: 'your face and expressions' },
+};
+const GENERAL_WORDS = { visit: 'this visit', rely: 'examining what you see', you: 'you' };
+
+function visitWords() {
+  const p = S.config && (S.config.profile || S.config.visitType);
+  return VISIT_WORDS[p] || GENERAL_WORDS;
+}
+
+const fpsWords = (fps) => `${fps} frame${fps === 1 ? '' : 's'} a second`;
+
+/** The floor of a quality-alert in words: "640×360 at 30 frames a second". */
+function floorWords(m) {
+  const size = m.minWidth && m.minHeight ? `${m.minWidth}×${m.minHeight}` : '';
+  const fps = m.minFps ? fpsWords(m.minFps) : '';
+  return size && fps ? `${size} at ${fps}` : size || fps || 'its usual quality';
+}
+
+/**
+ * Reads a quality-alert: whose video, seen by whom, and whether it is paused or below the floor.
+ * A viewer gets alerts about a track it receives; the sender gets alerts about one of its own
+ * tracks (the page never subscribes to those, so a track it never subscribed to is its own),
+ * naming the viewer when the message does (`subscriber`/`viewer`), or the only other person
+ * when there is one. An alert about a track this page received once but no longer does is late
+ * news about a video that is gone: it is dropped (null).
+ */
+function readAlert(m) {
+  const sub = S.subs.get(m.track);
+  const explicit = m.side || m.to || m.for;
+  const side = explicit === 'publisher' || explicit === 'sender' ? 'publisher'
+    : explicit === 'subscriber' || explicit === 'viewer' ? 'viewer'
+      : sub ? 'viewer' : S.everSubscribed.has(m.track) ? null : 'publisher';
+  if (!side || (side === 'viewer' && !sub)) return null;
+  // Paused: said so, or nothing delivered (`delivered: null`).
+  const paused = m.paused === true || (m.paused !== false && !Array.isArray(m.delivered));
+  let viewer = m.subscriber || m.viewer || null;
+  if (side === 'publisher' && !viewer && S.peers.size === 1) viewer = [...S.peers.keys()][0];
+  const delivered = Array.isArray(m.delivered) ? m.delivered : null;
+  return { side, paused, sub, viewer, delivered, publisher: sub ? sub.desc.participant : m.publisher || null };
+}
+
+/** The words shown for an alert (title and text), by side, paused or not, and the reader's role. */
+function alertWords(m, a) {
+  const w = visitWords();
+  const clinician = S.role === 'clinician';
+  if (a.side === 'viewer') {
+    const who = a.publisher ? peerName(a.publisher) : 'the other person';
+    if (a.paused) {
+      return {
+        title: `${who}'s video is paused`,
+        text: `Your internet connection is too slow to show ${who}'s video right now, so it is paused. ` +
+          'You can still hear each other. The video comes back by itself when your connection improves.' +
+          (clinician ? ' The picture on screen is not live: do not use it for the examination.' : ''),
+      };
+    }
+    if (clinician) {
+      const got = a.delivered ? `${a.delivered[0]}×${a.delivered[1]} at ${fpsWords(a.delivered[2])}` : 'less';
+      return {
+        title: `${who}'s video is below what ${w.visit} needs`,
+        text: `Your internet connection is too slow to show ${who}'s video at the quality ${w.visit} needs ` +
+          `(${floorWords(m)}; you are receiving ${got}). Do not rely on it for ${w.rely}. ` +
+          'It improves by itself when the connection allows.',
+      };
+    }
+    return {
+      title: `${who}'s video is not clear`,
+      text: `Your internet connection is too slow to show ${who}'s video clearly, so it may look blurry or jerky. ` +
+        'You can keep talking. It gets clearer by itself when your connection improves.',
+    };
+  }
+  const viewer = a.viewer ? peerName(a.viewer) : 'The other person';
+  const they = a.viewer ? peerName(a.viewer) : 'the other person';
+  if (a.paused) {
+    return {
+      title: `${viewer} cannot see you right now`,
+      text: `${viewer}'s connection is too slow to receive your video, so it is paused for them. ` +
+        `They can still hear you. Your video comes back for ${they} by itself when their connection improves.`,
+    };
+  }
+  return {
+    title: `${viewer} sees your video at reduced quality`,
+    text: `${viewer}'s connection cannot receive your video at the quality this visit needs, ` +
+      `so they may not see ${clinician ? 'you' : w.you} clearly. They can still hear you.` +
+      (clinician ? ` (Needed: ${floorWords(m)}.)` : ' You do not need to do anything.'),
+  };
+}
+
+function alertKey(side, track, viewer) {
+  return `${side}:${track}:${viewer || ''}`;
+}
+
+function onQualityAlert(m) {
+  const a = readAlert(m);
+  if (!a) {
+    log(`quality alert for ${m.track}, a track no longer received: ignored`);
+    return;
+  }
+  const words = alertWords(m, a);
+  const key = alertKey(a.side, m.track, a.side === 'publisher' ? a.viewer : null);
+  const now = Date.now();
+  let entry = S.alerts.get(key);
+  if (!entry) {
+    entry = { key, side: a.side, track: m.track, viewer: a.viewer, shownAt: now, el: null, history: null };
+    S.alerts.set(key, entry);
+  }
+  entry.state = a.paused ? 'paused' : 'reduced';
+  entry.title = words.title;
+  entry.text = words.text;
+  entry.updatedAt = now;
+  entry.message = m;
+  const h = { side: a.side, track: m.track, viewer: a.viewer, state: entry.state, at: now, title: words.title, text: words.text, clearedAt: null, message: m };
+  S.qualityAlerts.push(h);
+  if (S.qualityAlerts.length > 100) S.qualityAlerts.shift();
+  if (entry.history) entry.history.supersededAt = now;
+  entry.history = h;
+  renderAlert(entry);
+  log(`quality alert (${a.side}, ${m.track}, ${entry.state}): ${words.title}`);
+}
+
+function onQualityRestored(m) {
+  const viewer = m.subscriber || m.viewer || null;
+  for (const entry of [...S.alerts.values()]) {
+    if (entry.track !== m.track) continue;
+    if (viewer && entry.side === 'publisher' && entry.viewer && entry.viewer !== viewer) continue;
+    clearAlert(entry);
+  }
+  log(`quality restored for ${m.track}`);
+}
+
+function clearAlert(entry) {
+  S.alerts.delete(entry.key);
+  if (entry.history) entry.history.clearedAt = Date.now();
+  entry.el?.remove();
+  entry.el = null;
+}
+
+/** Alerts about a track that went away, or a viewer that left, go with it. */
+function clearAlertsFor({ track, viewer }) {
+  for (const entry of [...S.alerts.values()]) {
+    if ((track && entry.track === track) || (viewer && entry.viewer === viewer)) clearAlert(entry);
+  }
+}
+
+function renderAlert(entry) {
+  let host;
+  if (entry.side === 'viewer') {
+    const sub = S.subs.get(entry.track);
+    host = sub && sub.tile && sub.desc.kind === 'video' ? sub.tile : $('alerts');
+  } else {
+    host = $('self-alerts');
+  }
+  if (!entry.el || entry.el.parentNode !== host) {
+    entry.el?.remove();
+    const el = document.createElement('div');
+    el.setAttribute('role', 'status');
+    el.dataset.track = entry.track;
+    const title = document.createElement('strong');
+    const text = document.createElement('span');
+    el.append(title, text);
+    host.append(el);
+    entry.el = el;
+  }
+  entry.el.className = `quality-alert ${entry.side === 'viewer' ? 'tile-alert' : 'self-alert'} ${entry.state}`;
+  entry.el.children[0].textContent = entry.title;
+  entry.el.children[1].textContent = entry.text;
+}
+
+/** The quality alerts on screen now (an element in the page, not hidden, with a size). */
+function shownAlerts() {
+  return [...S.alerts.values()].map((e) => ({
+    side: e.side,
+    track: e.track,
+    viewer: e.viewer,
+    state: e.state,
+    title: e.title,
+    text: e.text,
+    shownAt: e.shownAt,
+    updatedAt: e.updatedAt,
+    visible: !!e.el && e.el.isConnected && e.el.getClientRects().length > 0 && !e.el.closest('[hidden]'),
+  }));
 }
 
 // ----- Join, resume, leave -----
@@ -437,6 +623,7 @@ async function restartFresh() {
 
 function teardownMedia() {
   for (const id of [...S.subs.keys()]) unsubscribe(id, false);
+  for (const entry of [...S.alerts.values()]) clearAlert(entry);
   if (S.pc) S.pc.close();
   S.pc = null;
   S.sources.clear();
@@ -482,6 +669,7 @@ function removePeer(id) {
   S.peers.delete(id);
   // Every remaining member commits the leaver's removal (staggered): new keys it never sees.
   if (S.e2ee) S.e2ee.participantLeft(id);
+  clearAlertsFor({ viewer: id });
   for (const sub of [...S.subs.values()]) if (sub.desc.participant === id) unsubscribe(sub.desc.track);
   if (p) log(`${p.name || id} left`);
   renderStatus();
@@ -642,6 +830,7 @@ function subscribe(desc, renegotiate = true) {
     rate: { bytes: 0, at: 0, kbps: 0, width: 0, height: 0, fps: 0 },
   };
   S.subs.set(desc.track, sub);
+  S.everSubscribed.add(desc.track);
   createTile(sub);
   log(`subscribing to ${desc.kind} ${desc.track} (${desc.source}) of ${desc.participant}`);
   if (renegotiate) negotiate();
@@ -651,6 +840,7 @@ function unsubscribe(trackId, renegotiate = true) {
   const sub = S.subs.get(trackId);
   if (!sub) return;
   S.subs.delete(trackId);
+  clearAlertsFor({ track: trackId });
   clearTimeout(sub.viewTimer);
   if (sub.el) resizeObserver.unobserve(sub.el);
   sub.tile?.remove();
@@ -887,10 +1077,11 @@ function renderChatEntry(e) {
 
 async function collectStats() {
   const pc = S.pc;
-  if (!pc) return { inbound: new Map(), outbound: [] };
+  if (!pc) return { inbound: new Map(), outbound: [], transport: null };
   const report = await pc.getStats();
   const inbound = new Map();
   const outbound = [];
+  let transport = null;
   report.forEach((s) => {
     if (s.type === 'inbound-rtp') {
       if (s.mid !== undefined) inbound.set(s.mid, s);
@@ -901,10 +1092,20 @@ async function collectStats() {
         kind: s.kind, rid: s.rid ?? null, mid: s.mid, frameWidth: s.frameWidth ?? 0, frameHeight: s.frameHeight ?? 0,
         framesEncoded: s.framesEncoded ?? 0, bytesSent: s.bytesSent ?? 0, packetsSent: s.packetsSent ?? 0,
         qualityLimitationReason: s.qualityLimitationReason ?? null,
+        framesPerSecond: s.framesPerSecond ?? 0, targetBitrate: s.targetBitrate ?? 0, active: s.active ?? null,
       });
     }
+    if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
+      transport = {
+        rtt: s.currentRoundTripTime ?? null,
+        availableOutgoingBitrate: s.availableOutgoingBitrate ?? null,
+        availableIncomingBitrate: s.availableIncomingBitrate ?? null,
+        bytesSent: s.bytesSent ?? 0,
+        bytesReceived: s.bytesReceived ?? 0,
+      };
+    }
   });
-  return { inbound, outbound };
+  return { inbound, outbound, transport };
 }
 
 function inboundFor(inbound, sub) {
@@ -935,37 +1136,65 @@ function startTimers() {
 
 // ----- What the test hooks read (no hooks here; see the top of this file) -----
 
+/** One received track as the tests read it: what the page knows of it and its inbound-rtp. */
+function trackStats(sub, s) {
+  return {
+    track: sub.desc.track,
+    participant: sub.desc.participant,
+    kind: sub.desc.kind,
+    source: sub.desc.source,
+    mid: sub.transceiver.mid,
+    ready: sub.ready,
+    layer: sub.layer,
+    layerSwitches: sub.layerSwitches,
+    framesDecoded: s.framesDecoded ?? 0,
+    framesReceived: s.framesReceived ?? 0,
+    framesDropped: s.framesDropped ?? 0,
+    framesPerSecond: s.framesPerSecond ?? 0,
+    frameWidth: s.frameWidth ?? 0,
+    frameHeight: s.frameHeight ?? 0,
+    keyFramesDecoded: s.keyFramesDecoded ?? 0,
+    freezeCount: s.freezeCount ?? 0,
+    totalFreezesDuration: s.totalFreezesDuration ?? 0,
+    pauseCount: s.pauseCount ?? 0,
+    totalPausesDuration: s.totalPausesDuration ?? 0,
+    packetsReceived: s.packetsReceived ?? 0,
+    packetsLost: s.packetsLost ?? 0,
+    nackCount: s.nackCount ?? 0,
+    bytesReceived: s.bytesReceived ?? 0,
+    totalSamplesReceived: s.totalSamplesReceived ?? 0,
+    concealedSamples: s.concealedSamples ?? 0,
+    silentConcealedSamples: s.silentConcealedSamples ?? 0,
+    concealmentEvents: s.concealmentEvents ?? 0,
+    jitterBufferDelay: s.jitterBufferDelay ?? 0,
+    jitterBufferEmittedCount: s.jitterBufferEmittedCount ?? 0,
+    pliCount: s.pliCount ?? 0,
+    kbps: sub.rate.kbps,
+  };
+}
+
+/** What the media tests sample several times a second: stats and what is shown, no keys. */
+async function media() {
+  const { inbound, outbound, transport } = await collectStats();
+  return {
+    at: Date.now(),
+    pc: S.pc ? S.pc.connectionState : null,
+    remoteTracks: [...S.subs.values()].map((sub) => trackStats(sub, inboundFor(inbound, sub) || {})),
+    outbound,
+    transport,
+    alertsShown: shownAlerts(),
+  };
+}
+
 async function state() {
-  const { inbound, outbound } = await collectStats();
+  const { inbound, outbound, transport } = await collectStats();
   let e2ee = null;
   try {
     e2ee = S.e2ee ? await S.e2ee.state() : null;
   } catch (e) {
     e2ee = { error: String(e) };
   }
-  const remoteTracks = [...S.subs.values()].map((sub) => {
-    const s = inboundFor(inbound, sub) || {};
-    return {
-      track: sub.desc.track,
-      participant: sub.desc.participant,
-      kind: sub.desc.kind,
-      source: sub.desc.source,
-      mid: sub.transceiver.mid,
-      ready: sub.ready,
-      layer: sub.layer,
-      layerSwitches: sub.layerSwitches,
-      framesDecoded: s.framesDecoded ?? 0,
-      framesReceived: s.framesReceived ?? 0,
-      framesDropped: s.framesDropped ?? 0,
-      frameWidth: s.frameWidth ?? 0,
-      frameHeight: s.frameHeight ?? 0,
-      packetsReceived: s.packetsReceived ?? 0,
-      bytesReceived: s.bytesReceived ?? 0,
-      totalSamplesReceived: s.totalSamplesReceived ?? 0,
-      pliCount: s.pliCount ?? 0,
-      kbps: sub.rate.kbps,
-    };
-  });
+  const remoteTracks = [...S.subs.values()].map((sub) => trackStats(sub, inboundFor(inbound, sub) || {}));
   return {
     joined: S.joined,
     joinCount: S.joinCount,
@@ -989,7 +1218,9 @@ async function state() {
     outbound,
     chat: S.chat.map((c) => ({ ...c })),
     errors: S.errors.slice(),
-    qualityAlerts: S.qualityAlerts.slice(),
+    qualityAlerts: S.qualityAlerts.map((h) => ({ ...h })),
+    alertsShown: shownAlerts(),
+    transport,
     profile: S.config ? S.config.profile : null,
     log: S.log.slice(-50),
   };
@@ -1006,7 +1237,7 @@ async function sendChat(text) {
 
 if (TEST) {
   import('/debug/test-hooks.js')
-    .then((m) => m.install({ S, state, sendMsg, sendView, sendChat, leave }))
+    .then((m) => m.install({ S, state, media, sendMsg, sendView, sendChat, leave }))
     .catch(() => log('test hooks are not served here (the server runs without --debug-api)'));
 }
 

@@ -4,9 +4,11 @@
 //
 // Nothing here touches keys: those live in the @telesfu/e2ee worker, which has no hooks at all.
 
-export function install({ S, state, sendMsg, sendView, sendChat, leave }) {
+export function install({ S, state, media, sendMsg, sendView, sendChat, leave }) {
   window.telesfu = {
     state,
+    /** Media stats and the quality alerts on screen, cheap enough to sample several times a second. */
+    media,
     /** Sends a raw signaling message: an object is JSON-encoded, a string goes out as is. */
     send: (msg) => sendMsg(msg),
     sendRaw: (text) => sendMsg(String(text)),
