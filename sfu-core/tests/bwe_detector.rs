@@ -114,3 +114,37 @@ fn packets_within_5_ms_form_one_group() {
         assert_eq!(d.delay_variation_ms(), 2.0);
     }
 }
+
+#[test]
+fn a_standing_queue_is_the_delay_that_never_comes_back() {
+    use std::time::Duration;
+    use telesfu_core::bwe::QueueDelay;
+    let mut q = QueueDelay::new();
+    assert_eq!(q.standing(), None);
+    // 2 s of packets every 10 ms at 30 ms one way (the receiver's clock is offset: only
+    // differences count), one of them delayed by 80 ms (jitter, a burst): no standing queue.
+    let offset = 5_000_000_000i64;
+    let mut t = 0i64;
+    while t < 2_000_000 {
+        let extra = if t == 1_000_000 { 80_000 } else { 0 };
+        q.on_sample(offset + t + 30_000 + extra, t);
+        t += 10_000;
+    }
+    assert!(q.standing().unwrap() < Duration::from_millis(1));
+    // Then every packet waits 400 ms longer: a queue that never drains.
+    while t < 3_000_000 {
+        q.on_sample(offset + t + 430_000, t);
+        t += 10_000;
+    }
+    let s = q.standing().unwrap();
+    assert!(
+        (Duration::from_millis(399)..=Duration::from_millis(401)).contains(&s),
+        "{s:?}"
+    );
+    // It drains: back to the base within the recent window.
+    while t < 3_500_000 {
+        q.on_sample(offset + t + 30_000, t);
+        t += 10_000;
+    }
+    assert!(q.standing().unwrap() < Duration::from_millis(1));
+}

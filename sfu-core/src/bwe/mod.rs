@@ -34,7 +34,22 @@
 //! Deviations from libwebrtc, each for a measured reason: the overuse threshold does not climb
 //! after a signal that is already being acted on ([`OveruseDetector`]); probe packets measure
 //! the probe but stay out of the delay signal; the loss-based ceiling is never pulled down to
-//! the delay-based estimate (no downgrade spiral under moderate random loss).
+//! the delay-based estimate (no downgrade spiral under moderate random loss). Issue 10 (a
+//! 500 kbps token bucket, `tc tbf` or a consumer router) added three:
+//!
+//! - **Standing queue** ([`QueueDelay`]): when even the smallest one-way delay of the last
+//!   300 ms is more than [`STANDING_QUEUE`] above the smallest of the last 30 s, the estimate
+//!   stops rising and is cut to `BETA - queue / 4 s` of the acknowledged rate (at least half),
+//!   at most every 500 ms, and returns to `BETA ×` that rate once the queue is gone. Behind a
+//!   token bucket with 1 s of buffer the trend alone left 0.8–1.25 s of queue for good.
+//! - **Probe distrust** ([`ProbeController`]): a short cluster fits in a token bucket's burst
+//!   and arrives at line rate, so it "proves" several times the bucket's rate (1.5 Mbps on a
+//!   500 kbps bucket). When congestion takes back a probe's raise within 3 s while the link
+//!   carries what it carried before but far less than the probe claimed, later results are
+//!   capped at 1.2 × what it carried (10 s, doubling to 2 min), clusters grow four-fold (to
+//!   400 ms) and the backoff between failed probes grows to 10 s.
+//! - A probe result keeps the link-capacity knowledge (libwebrtc's `SetEstimate` does too;
+//!   resetting it made each probe switch AIMD back to 8 %/s).
 //!
 //! # Contract
 //!
@@ -94,6 +109,20 @@ const ALR_END: f64 = 0.8;
 /// Cut per missed feedback period when packets go out and nothing comes back (libwebrtc
 /// feedback timeout: 20 %).
 const TIMEOUT_CUT: f64 = 0.8;
+/// A standing queue: even the smallest one-way delay of the last [`QUEUE_RECENT`] is this much
+/// above the smallest of the last [`QUEUE_BASE_WINDOW`]. Above it the delay-based estimate
+/// stops increasing and is cut to drain the queue (see [`QueueDelay`]).
+pub const STANDING_QUEUE: Duration = Duration::from_millis(150);
+/// The queue is drained over about this long: the cut is `BETA - standing / DRAIN_HORIZON`
+/// of the acknowledged rate (at least [`DRAIN_FLOOR`] of it).
+pub const DRAIN_HORIZON: Duration = Duration::from_secs(4);
+/// The deepest drain cut, as a share of the acknowledged rate.
+pub const DRAIN_FLOOR: f64 = 0.5;
+/// Window of the base (smallest) one-way delay: a path whose delay really grew is learnt
+/// again after this long.
+pub const QUEUE_BASE_WINDOW: Duration = Duration::from_secs(30);
+/// Window of the recent smallest one-way delay.
+pub const QUEUE_RECENT: Duration = Duration::from_millis(300);
 
 /// Where the estimate comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +210,91 @@ pub struct BweStats {
     pub probe_successes: u64,
     /// Times the predictor fired.
     pub predictions: u64,
+    /// Cuts to drain a standing queue.
+    pub drains: u64,
+    /// Probe raises contradicted by congestion soon after (see [`ProbeController`]).
+    pub probe_contradictions: u64,
+}
+
+/// Standing-queue detector: the one-way delay of acknowledged media packets (arrival on the
+/// receiver's clock minus send time on ours, so only differences count) against its smallest
+/// value over [`QUEUE_BASE_WINDOW`].
+///
+/// Deviation from libwebrtc, for a measured reason: GCC reacts to the delay *trend* only. A
+/// deep buffer (a router or `tc tbf` with a second of queue) that filled once stays full: after
+/// each 0.85× decrease it drains at 15 % of the link rate, the trend turns flat well before it
+/// is empty, and the estimate climbs back above the link first. Behind a 500 kbps token bucket
+/// with 1 s of queue that left a standing queue of 0.8–1.25 s for good, a second of latency in
+/// a conversation. The queue is visible as a base delay that never comes back.
+#[derive(Debug, Clone)]
+pub struct QueueDelay {
+    /// Smallest delay per second of the base window, µs (`i64::MAX` empty).
+    base: [i64; 30],
+    /// Smallest delay per 100 ms of the recent window.
+    recent: [i64; 3],
+    /// Index of the newest second and of the newest 100 ms slot.
+    second: Option<i64>,
+    tenth: Option<i64>,
+}
+
+impl Default for QueueDelay {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl QueueDelay {
+    /// No samples yet.
+    pub fn new() -> Self {
+        Self {
+            base: [i64::MAX; 30],
+            recent: [i64::MAX; 3],
+            second: None,
+            tenth: None,
+        }
+    }
+
+    /// One acknowledged packet: arrived at `arrival_us` (receiver clock), sent at `send_us`.
+    pub fn on_sample(&mut self, arrival_us: i64, send_us: i64) {
+        let d = arrival_us - send_us;
+        let sec = arrival_us.div_euclid(1_000_000);
+        let tenth = arrival_us.div_euclid(100_000);
+        Self::advance(&mut self.base, &mut self.second, sec);
+        Self::advance(&mut self.recent, &mut self.tenth, tenth);
+        if self.second == Some(sec) {
+            let i = sec.rem_euclid(self.base.len() as i64) as usize;
+            self.base[i] = self.base[i].min(d);
+        }
+        if self.tenth == Some(tenth) {
+            let i = tenth.rem_euclid(self.recent.len() as i64) as usize;
+            self.recent[i] = self.recent[i].min(d);
+        }
+    }
+
+    fn advance<const N: usize>(slots: &mut [i64; N], newest: &mut Option<i64>, at: i64) {
+        match *newest {
+            None => *newest = Some(at),
+            Some(n) if at > n => {
+                for k in 1..=(at - n).min(N as i64) {
+                    slots[(n + k).rem_euclid(N as i64) as usize] = i64::MAX;
+                }
+                *newest = Some(at);
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// The standing queue: recent smallest delay minus the base, once both are known.
+    pub fn standing(&self) -> Option<Duration> {
+        let base = self.base.iter().copied().min().filter(|b| *b != i64::MAX)?;
+        let recent = self
+            .recent
+            .iter()
+            .copied()
+            .min()
+            .filter(|r| *r != i64::MAX)?;
+        Some(Duration::from_micros((recent - base).max(0) as u64))
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -227,6 +341,14 @@ pub struct SendSideBwe {
     probe: ProbeController,
     clusters: [ClusterStats; CLUSTER_SLOTS],
     predictor: Option<Predictor>,
+    queue: QueueDelay,
+    last_drain_us: Option<i64>,
+    /// What the link carried at the last cut for a standing queue (× [`BETA`]): the
+    /// estimate returns to it once the queue is gone.
+    drain_restore: Option<f64>,
+    /// The last raise by a probe, while it may still be contradicted: when, to what, and
+    /// what the link carried before it.
+    probe_raise: Option<(Instant, f64, f64)>,
     below_since: Option<Instant>,
     app_limited: bool,
     target: f64,
@@ -234,6 +356,8 @@ pub struct SendSideBwe {
     last_send: Option<Instant>,
     last_timeout_cut: Option<Instant>,
     next_tick: Instant,
+    /// The last `now` seen by the periodic work.
+    last_tick: Instant,
     stats: BweStats,
 }
 
@@ -264,6 +388,10 @@ impl SendSideBwe {
             probe: ProbeController::new(config.probe.clone()),
             clusters: [ClusterStats::default(); CLUSTER_SLOTS],
             predictor: config.predictor.then(Predictor::new),
+            queue: QueueDelay::new(),
+            last_drain_us: None,
+            drain_restore: None,
+            probe_raise: None,
             below_since: None,
             app_limited: false,
             target: start,
@@ -271,6 +399,7 @@ impl SendSideBwe {
             last_send: None,
             last_timeout_cut: None,
             next_tick: now + TICK,
+            last_tick: now,
             stats: BweStats::default(),
             config,
         }
@@ -350,6 +479,11 @@ impl SendSideBwe {
     /// The trendline filter (modified trend).
     pub fn trendline(&self) -> &Trendline {
         &self.trend
+    }
+
+    /// The standing queue toward the receiver (see [`QueueDelay`]), once measured.
+    pub fn standing_queue(&self) -> Option<Duration> {
+        self.queue.standing()
     }
 
     /// Diagnostics counters.
@@ -484,11 +618,37 @@ impl SendSideBwe {
                 p.on_overuse();
             }
         }
-        let hold = self
-            .predictor
-            .as_ref()
-            .is_some_and(|p| p.cap_bps().is_some());
+        let queue = self.queue.standing();
+        let standing =
+            queue.filter(|q| *q > STANDING_QUEUE && signal != BandwidthUsage::Underusing);
+        // The queue is gone: the cut that drained it was no finding about the link, which
+        // carried the rate measured while it was full.
+        if let (Some(q), Some(r)) = (queue, self.drain_restore)
+            && q < STANDING_QUEUE / 3
+        {
+            self.drain_restore = None;
+            if r > self.aimd.bitrate() {
+                self.aimd.set_bitrate_clamped(r);
+            }
+        }
+        let hold = standing.is_some()
+            || self
+                .predictor
+                .as_ref()
+                .is_some_and(|p| p.cap_bps().is_some());
         self.aimd.update(signal, acked, self.rtt, now_us, hold);
+        // A standing queue: drain it (once per round trip, at least 500 ms apart, so each cut
+        // is seen before the next).
+        if let (Some(q), Some(a)) = (standing, acked) {
+            let gap = self.rtt.max(Duration::from_millis(500)).as_micros() as i64;
+            if self.last_drain_us.is_none_or(|l| now_us - l >= gap) {
+                let f = (BETA - q.as_secs_f64() / DRAIN_HORIZON.as_secs_f64()).max(DRAIN_FLOOR);
+                self.aimd.drain(a * f, now_us);
+                self.drain_restore = Some(a * BETA);
+                self.last_drain_us = Some(now_us);
+                self.stats.drains += 1;
+            }
+        }
         self.aimd_clamp();
         // Loss window.
         let since = *self.loss_since.get_or_insert(now_us);
@@ -507,7 +667,33 @@ impl SendSideBwe {
             self.loss_since = Some(now_us);
         }
         self.recompute(now_us);
+        self.check_probe_raise(now);
         self.finish_clusters(now);
+    }
+
+    /// A probe raised the estimate and congestion took it back soon after, while the link
+    /// carried what it carried before the probe but far less than the probe claimed: the link
+    /// let the short cluster through without carrying its rate (a token bucket's burst does
+    /// that). A link that really got slower after the probe carries less than before, and one
+    /// that carried most of the claim (a keyframe burst overflowing a queue at the new rate)
+    /// did not lie; neither is held against probing.
+    fn check_probe_raise(&mut self, now: Instant) {
+        let Some((at, raised, before)) = self.probe_raise else {
+            return;
+        };
+        if now.saturating_duration_since(at) > probe::CONTRADICTION_WINDOW {
+            self.probe_raise = None;
+        } else if self.target < raised * probe::CONTRADICTED {
+            self.probe_raise = None;
+            let carried = self
+                .last_arrival_us
+                .and_then(|t| self.acked.rate_bps(t))
+                .unwrap_or(0.0);
+            if carried >= before * probe::STILL_CARRIED && carried < raised * probe::CONTRADICTED {
+                self.stats.probe_contradictions += 1;
+                self.probe.on_contradiction(now, carried.max(self.target));
+            }
+        }
     }
 
     /// One reported entry. Returns whether it completed a group the detector calls overuse.
@@ -535,10 +721,11 @@ impl SendSideBwe {
         self.acked.add(at, u64::from(p.size));
         self.last_arrival_us = Some(self.last_arrival_us.map_or(at, |l| l.max(at)));
         // Probe packets measure the probe (see `finish_clusters`); kept out of the delay
-        // signal so that a failed probe's 15 ms burst does not also cut the media rate.
+        // signal so that a failed probe's burst does not also cut the media rate.
         if p.cluster.is_some() {
             return false;
         }
+        self.queue.on_sample(at, p.send_us);
         let Some(d) = self.inter.add(p.send_us, at) else {
             return false;
         };
@@ -569,7 +756,8 @@ impl SendSideBwe {
                 continue;
             }
             self.clusters[i].id = None;
-            let result = c.result();
+            // While probes are distrusted their results count only up to the ceiling.
+            let result = c.result().map(|r| self.probe.cap(now, r));
             let before = self.target;
             if let Some(r) = result
                 && r > self.target
@@ -582,6 +770,23 @@ impl SendSideBwe {
                 self.loss.raise_to(r);
                 self.stats.probe_successes += 1;
                 self.recompute(t);
+                let carried = self
+                    .last_arrival_us
+                    .and_then(|t| self.acked.rate_bps(t))
+                    .unwrap_or(0.0);
+                // A chain of raises (exponential continuation) is judged against what the
+                // link carried before the chain began: the acknowledged rate counts the probes'
+                // own padding once they run.
+                let pending = self
+                    .probe_raise
+                    .filter(|(at, ..)| {
+                        now.saturating_duration_since(*at) <= probe::CONTRADICTION_WINDOW
+                    })
+                    .map(|(_, _, b)| b);
+                let carried = pending.unwrap_or(carried);
+                if self.target > before * 1.05 && carried > 0.0 {
+                    self.probe_raise = Some((now, self.target, carried));
+                }
             }
             self.probe.on_result(now, id, result, before, self.target);
         }
@@ -617,7 +822,7 @@ impl SendSideBwe {
     /// When [`SendSideBwe::handle_timeout`] wants to run next.
     #[must_use]
     pub fn poll_timeout(&self) -> Instant {
-        match self.probe.next_wakeup(self.target) {
+        match self.probe.next_wakeup(self.last_tick, self.target) {
             Some(p) => p.min(self.next_tick),
             None => self.next_tick,
         }
@@ -630,6 +835,7 @@ impl SendSideBwe {
             return;
         }
         self.next_tick = now + TICK;
+        self.last_tick = now;
         let now_us = self.us(now);
         let rate = self.sent.rate_bps(now_us).unwrap_or(0.0);
         if rate < ALR_START * self.target {

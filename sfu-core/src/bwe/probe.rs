@@ -11,6 +11,12 @@ pub struct ProbeClusterId(pub u32);
 /// A probe the engine should send now: padding (or RTX of recent packets) at `target_bps`
 /// for `duration`, at least `min_packets` packets and `min_bytes` bytes in all, of similar
 /// size and paced evenly, each tagged with `id`. Media keeps flowing untagged alongside.
+///
+/// (Padding that only filled the gap from the media rate to the target was tried: it loads a
+/// constrained link less, but over a 15 ms cluster video's lumpy packets (a frame every
+/// 33 ms) make the total rate unmeasurable, and scaling the padding's rate up to a total
+/// claimed 2.5 Mbps on a 2 Mbps link. Measured on its own, the padding is smooth, and a probe
+/// on top of the media overshoots enough for saturation to show.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProbeCluster {
@@ -71,6 +77,31 @@ impl Default for ProbeConfig {
 
 /// A result this far above the estimate before the probe counts as progress.
 const PROGRESS: f64 = 1.1;
+/// A probe's raise is contradicted when, within this long, congestion takes the estimate
+/// below [`CONTRADICTED`] of what the probe claimed.
+pub const CONTRADICTION_WINDOW: Duration = Duration::from_secs(3);
+/// See [`CONTRADICTION_WINDOW`].
+pub const CONTRADICTED: f64 = 0.7;
+/// ...while the link still carries at least this share of what it carried before the probe
+/// (else the link itself got slower, and the probe is not to blame).
+pub const STILL_CARRIED: f64 = 0.8;
+/// After a contradicted probe, later probe results are capped at this multiple of what the
+/// link carried (the acknowledged rate when the contradiction was seen)...
+pub const DISTRUST_CEILING: f64 = 1.2;
+/// ...for this long, doubling with every further contradiction up to [`DISTRUST_MAX`].
+pub const DISTRUST_FIRST: Duration = Duration::from_secs(10);
+/// See [`DISTRUST_FIRST`].
+pub const DISTRUST_MAX: Duration = Duration::from_secs(120);
+/// Each contradiction also makes clusters this many times longer, up to
+/// [`MAX_PROBE_DURATION`], so that a later probe outlasts the burst a token bucket lets
+/// through.
+pub const DURATION_GROWTH: u32 = 4;
+/// See [`DURATION_GROWTH`].
+pub const MAX_PROBE_DURATION: Duration = Duration::from_millis(400);
+/// After a contradiction the backoff between failed probes grows up to this (not
+/// [`ProbeConfig::max_interval`]): a long probe that fails on a deep buffer adds a few hundred
+/// milliseconds of queue, which a conversation should not get every 3 s.
+pub const DISTRUSTED_MAX_INTERVAL: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
@@ -84,6 +115,12 @@ struct InFlight {
 #[derive(Debug, Clone)]
 pub struct ProbeController {
     config: ProbeConfig,
+    /// Current cluster duration: the configured one, longer after contradictions.
+    duration: Duration,
+    /// After a contradicted probe: until when, and the rate probes may not claim above.
+    ceiling: Option<(Instant, f64)>,
+    distrust: Duration,
+    contradictions: u32,
     next_id: u32,
     desired_bps: Option<f64>,
     requested_bps: Option<f64>,
@@ -100,6 +137,10 @@ impl ProbeController {
     pub fn new(config: ProbeConfig) -> Self {
         let interval = config.min_interval;
         Self {
+            duration: config.duration,
+            ceiling: None,
+            distrust: DISTRUST_FIRST,
+            contradictions: 0,
             config,
             next_id: 1,
             desired_bps: None,
@@ -145,20 +186,60 @@ impl ProbeController {
         self.in_flight.map(|f| f.id)
     }
 
+    /// Probe raises that congestion contradicted soon after (a token bucket's burst let a
+    /// short cluster through at line rate).
+    pub fn contradictions(&self) -> u32 {
+        self.contradictions
+    }
+
+    /// While probes are distrusted: the rate their results are capped at.
+    pub fn ceiling(&self, now: Instant) -> Option<u64> {
+        self.ceiling
+            .filter(|(until, _)| now < *until)
+            .map(|(_, c)| c as u64)
+    }
+
+    /// The cluster duration now.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// A raise by a probe was contradicted by congestion: the link carried `carried` bps.
+    /// Cap later results near it for a while, and make clusters longer.
+    pub(crate) fn on_contradiction(&mut self, now: Instant, carried: f64) {
+        self.contradictions += 1;
+        self.ceiling = Some((now + self.distrust, carried * DISTRUST_CEILING));
+        self.distrust = (self.distrust * 2).min(DISTRUST_MAX);
+        self.duration = (self.duration * DURATION_GROWTH).min(MAX_PROBE_DURATION);
+        self.continue_at = None;
+        self.requested_bps = None;
+    }
+
+    /// `r` capped at the ceiling while probes are distrusted.
+    pub(crate) fn cap(&self, now: Instant, r: f64) -> f64 {
+        match self.ceiling {
+            Some((until, c)) if now < until => r.min(c),
+            _ => r,
+        }
+    }
+
     /// When a probe could next be issued (for `poll_timeout`), if one is wanted.
-    pub(crate) fn next_wakeup(&self, estimate: f64) -> Option<Instant> {
+    /// (Under a ceiling that leaves nothing to probe for, nothing is due: the estimator's
+    /// periodic tick sees it lift.)
+    pub(crate) fn next_wakeup(&self, now: Instant, estimate: f64) -> Option<Instant> {
         if let Some(f) = self.in_flight {
             return Some(f.issued + self.config.timeout);
         }
-        let goal = self.goal(estimate)?;
+        let goal = self.goal(now, estimate)?;
         (goal > estimate).then_some(self.next_allowed?)
     }
 
-    fn goal(&self, estimate: f64) -> Option<f64> {
+    fn goal(&self, now: Instant, estimate: f64) -> Option<f64> {
         let want = match (self.desired_bps, self.requested_bps) {
             (Some(d), Some(r)) => Some(d.max(r)),
             (d, r) => d.or(r),
         }?;
+        let want = self.cap(now, want);
         // Probe only for a meaningful step (5 % above the estimate).
         (want > estimate * 1.05).then_some(want)
     }
@@ -174,9 +255,9 @@ impl ProbeController {
             self.fail(now);
         }
         let target = if let Some(c) = self.continue_at.take() {
-            c
+            self.cap(now, c)
         } else {
-            let goal = self.goal(estimate)?;
+            let goal = self.goal(now, estimate)?;
             if self.next_allowed.is_some_and(|t| now < t) {
                 return None;
             }
@@ -192,13 +273,13 @@ impl ProbeController {
             target_bps: target,
             issued: now,
         });
-        let min_bytes = (target * self.config.duration.as_secs_f64() / 8.0).ceil() as u64;
+        let min_bytes = (target * self.duration.as_secs_f64() / 8.0).ceil() as u64;
         Some(ProbeCluster {
             id,
             target_bps: target as u64,
             min_packets: self.config.min_packets,
             min_bytes,
-            duration: self.config.duration,
+            duration: self.duration,
         })
     }
 
@@ -206,10 +287,12 @@ impl ProbeController {
         self.failures += 1;
         self.continue_at = None;
         self.next_allowed = Some(now + self.interval);
-        self.interval = self
-            .interval
-            .mul_f64(self.config.backoff)
-            .min(self.config.max_interval);
+        let cap = if self.contradictions > 0 {
+            self.config.max_interval.max(DISTRUSTED_MAX_INTERVAL)
+        } else {
+            self.config.max_interval
+        };
+        self.interval = self.interval.mul_f64(self.config.backoff).min(cap);
     }
 
     /// A cluster's measured result (bps; `None` if too few of its packets arrived to say).
@@ -236,7 +319,7 @@ impl ProbeController {
                 self.failures = 0;
                 self.interval = self.config.min_interval;
                 self.next_allowed = Some(now + self.interval);
-                let goal = self.goal(estimate);
+                let goal = self.goal(now, estimate);
                 if let Some(g) = goal {
                     // Exponential continuation: the link took this much, try for more.
                     self.continue_at = Some(g.min(r * self.config.scale));

@@ -124,10 +124,13 @@ impl Aimd {
         self.bitrate = bps;
     }
 
-    /// Sets the estimate directly (a probe result); the old capacity knowledge is stale.
+    /// Sets the estimate directly (a probe result). The capacity knowledge stays, as in
+    /// libwebrtc: it is reset only when the acknowledged rate leaves its band. (Resetting it
+    /// here made every probe that reached a saturated link's rate switch AIMD back to 8 %/s,
+    /// which climbed past the link before a deep queue drained: a standing queue of 1 s behind
+    /// a 500 kbps token bucket.)
     pub(crate) fn set_estimate(&mut self, bps: f64, now_us: i64) {
         self.bitrate = bps;
-        self.capacity.reset();
         self.last_change_us = Some(now_us);
     }
 
@@ -212,6 +215,17 @@ impl Aimd {
                 self.state = RateControlState::Hold;
             }
         }
+        self.last_change_us = Some(now_us);
+    }
+
+    /// Lowers the estimate to `bps` to drain a standing queue (see
+    /// [`super::QueueDelay`]); nothing increases until the next signal.
+    pub(crate) fn drain(&mut self, bps: f64, now_us: i64) {
+        if bps < self.bitrate {
+            self.bitrate = bps;
+            self.last_decrease_us = Some(now_us);
+        }
+        self.state = RateControlState::Hold;
         self.last_change_us = Some(now_us);
     }
 

@@ -24,12 +24,13 @@ const PROBE_PADDING: usize = 255;
 /// Quality alerts wait this long after a subscriber's first feedback: the estimate starts at a
 /// guess and needs a few probe rounds to find the link.
 const ALERT_WARMUP: Duration = Duration::from_secs(5);
-/// Probe packets per cluster at most (a cluster is 15 ms at twice the estimate).
-const MAX_PROBE_PACKETS: u64 = 64;
+/// Probe packets per cluster at most: 72 kB of padding, 400 ms at 1.4 Mbps (a cluster is
+/// 15 ms at twice the estimate, up to 400 ms after token-bucket contradictions).
+const MAX_PROBE_PACKETS: u64 = 256;
 
 /// Buckets of the meter's sliding window.
 const BUCKETS: usize = 9;
-/// Length of one bucket: the window is `BUCKETS * BUCKET` (1 s).
+/// Length of one bucket: the window is the `BUCKETS - 1` complete buckets (2 s).
 const BUCKET: Duration = Duration::from_millis(250);
 /// Encodings metered per track (more are counted as the last).
 const MAX_ENCODINGS: usize = 4;
@@ -48,6 +49,10 @@ struct Bucket {
 #[derive(Debug, Clone)]
 pub(crate) struct LayerMeter {
     epoch: Instant,
+    /// The bucket period of the first packet: until the window is full, rates are over the
+    /// complete buckets since then (dividing a track's first quarter second by the whole 2 s
+    /// window made every layer look 8 times cheaper, and new subscribers jumped to the top).
+    first: Option<u64>,
     buckets: [Bucket; BUCKETS],
     dims: [(u16, u16); MAX_ENCODINGS],
     max_tid: [u8; MAX_ENCODINGS],
@@ -57,6 +62,7 @@ impl LayerMeter {
     pub(crate) fn new(epoch: Instant) -> Self {
         Self {
             epoch,
+            first: None,
             buckets: [Bucket::default(); BUCKETS],
             dims: [(0, 0); MAX_ENCODINGS],
             max_tid: [0; MAX_ENCODINGS],
@@ -81,6 +87,7 @@ impl LayerMeter {
         let e = usize::from(encoding).min(MAX_ENCODINGS - 1);
         let t = usize::from(tid).min(MAX_TEMPORAL - 1);
         let period = self.period(now);
+        self.first.get_or_insert(period);
         let b = &mut self.buckets[period as usize % BUCKETS];
         if b.period != period {
             *b = Bucket {
@@ -104,7 +111,12 @@ impl LayerMeter {
         let period = self.period(now);
         // Complete buckets only: the current one is partial.
         let live = |b: &Bucket| b.period < period && b.period + BUCKETS as u64 > period;
-        let window = BUCKET.as_secs_f64() * (BUCKETS - 1) as f64;
+        let Some(first) = self.first else { return };
+        let complete = period.saturating_sub(first).min(BUCKETS as u64 - 1);
+        if complete == 0 {
+            return; // not a whole bucket measured yet
+        }
+        let window = BUCKET.as_secs_f64() * complete as f64;
         for e in 0..MAX_ENCODINGS {
             let mut bytes = 0u64;
             let mut frames = 0u64;
@@ -218,6 +230,12 @@ impl Engine {
         let bw = p.bw.as_ref().filter(|b| b.informed)?;
         let e = bw.bwe.target_bitrate();
         Some(p.estimate_cap.map_or(e, |c| e.min(c)))
+    }
+
+    /// The estimator toward `participant` (read-only: its state, loss, acknowledged rate,
+    /// probe results), when bandwidth estimation is on. For diagnostics and tests.
+    pub fn estimator(&self, participant: ParticipantId) -> Option<&SendSideBwe> {
+        Some(&self.participants.get(participant.0)?.bw.as_ref()?.bwe)
     }
 
     /// Caps the estimate toward `participant` (`None` lifts the cap): for tests and for

@@ -272,6 +272,15 @@ impl Harness {
 
     fn probe(&mut self, now: Instant) {
         if let Some(c) = self.bwe.poll_probe(now) {
+                println!(
+                    "{:?} probe {:?} target {} est {} fails {}",
+                    now - self.start,
+                    c.id,
+                    c.target_bps,
+                    self.bwe.target_bitrate(),
+                    self.bwe.probe_controller().failures()
+                );
+            }
             self.probes.push(c);
             // Padding at the cluster's rate, evenly sized and paced; media goes on untagged.
             let pad_bps = c.target_bps;
@@ -312,6 +321,12 @@ impl Harness {
             }
             if now >= self.bwe.poll_timeout() {
                 self.bwe.handle_timeout(now);
+            }
+            // Receiver reports once a second: the round trip includes the queue the media
+            // waits in (an SR or RR waits there too), as the engine measures it.
+            if (now - self.start).as_micros().is_multiple_of(1_000_000) {
+                self.bwe
+                    .on_rtt(self.base_delay + self.return_delay + self.last_q);
             }
             if (now - self.start).as_micros().is_multiple_of(100_000) {
                 let capacity = self.link.rate_at(now).unwrap_or(0);
