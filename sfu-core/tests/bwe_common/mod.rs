@@ -272,15 +272,6 @@ impl Harness {
 
     fn probe(&mut self, now: Instant) {
         if let Some(c) = self.bwe.poll_probe(now) {
-                println!(
-                    "{:?} probe {:?} target {} est {} fails {}",
-                    now - self.start,
-                    c.id,
-                    c.target_bps,
-                    self.bwe.target_bitrate(),
-                    self.bwe.probe_controller().failures()
-                );
-            }
             self.probes.push(c);
             // Padding at the cluster's rate, evenly sized and paced; media goes on untagged.
             let pad_bps = c.target_bps;
