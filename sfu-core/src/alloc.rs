@@ -11,8 +11,11 @@
 //! 1. Audio first: every audio track gets its layer, whatever the estimate.
 //! 2. Video in the hook's rank order: each track gets the lowest step of its climb that meets
 //!    its floor if that fits, else the lowest step at all if that fits (below its floor: a
-//!    quality alert when the floor asks for one), else it is paused. Lower-ranked video is
-//!    therefore paused first when even the lowest layers do not fit.
+//!    quality alert when the floor asks for one), else it is paused. The lowest step is the
+//!    lowest frame rate of the lowest spatial layer, so a lower frame rate is tried before a
+//!    pause. Lower-ranked video is therefore paused first when even the lowest layers do not
+//!    fit. A pause always raises [`AllocEvent::QualityAlert`] (with `delivered: None`), floor
+//!    or not: nobody should look at a frozen picture without being told.
 //! 3. Upgrades, layer by layer: in rounds, each track in rank order takes its next step if the
 //!    increment fits; a step that changes the spatial layer needs [`AllocatorConfig::spatial_margin`]
 //!    times its increment, since it costs a keyframe and a short burst.
@@ -102,7 +105,8 @@ pub struct Floor {
     pub min_height: u16,
     /// Minimum frames per second (0: none).
     pub min_fps: u16,
-    /// Raise [`AllocEvent::QualityAlert`] when the floor cannot be held.
+    /// Raise [`AllocEvent::QualityAlert`] when the floor cannot be held (a pause alerts
+    /// whatever this says).
     pub alert: bool,
 }
 
@@ -175,7 +179,9 @@ pub struct TrackDecision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AllocEvent {
-    /// A track's floor cannot be held on this subscriber's network.
+    /// A track's floor cannot be held on this subscriber's network, or the track is paused
+    /// (`delivered: None`; then `floor` is the hook's floor, or all zeros when it has none).
+    /// Raised again when it goes from reduced to paused or back.
     QualityAlert {
         /// The track.
         id: u64,
@@ -220,11 +226,21 @@ impl Default for AllocatorConfig {
     }
 }
 
+/// Which quality alert is standing for a track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Alerted {
+    No,
+    /// Below its alerting floor.
+    Below,
+    /// Paused: the network cannot carry even its lowest layer.
+    Paused,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct TrackState {
     id: u64,
     layer: Option<(u8, u8)>,
-    alerted: bool,
+    alerted: Alerted,
     /// The viewer limits the last allocation saw.
     limits: (u8, u8, bool),
 }
@@ -448,23 +464,34 @@ impl Allocator {
             {
                 downgraded = true;
             }
-            let mut alerted = before.is_some_and(|b| b.alerted);
-            if let Some(floor) = hook
-                .floor(&t.meta)
-                .filter(|f| self.alerts && f.alert && !t.meta.audio)
-            {
-                let held = !t.paused && layer.is_some_and(|l| floor.met_by(&l));
-                let viewer_limited = t.paused || best_allowed(t).is_some_and(|l| !floor.met_by(&l));
-                if !held && !viewer_limited && !alerted {
-                    alerted = true;
-                    self.push_event(AllocEvent::QualityAlert {
-                        id: t.id,
-                        floor,
-                        delivered: layer,
-                    });
-                } else if held && alerted {
-                    alerted = false;
-                    self.push_event(AllocEvent::QualityRestored { id: t.id });
+            let mut alerted = before.map_or(Alerted::No, |b| b.alerted);
+            if self.alerts && !t.meta.audio && !t.paused {
+                // No silent pause: a video the viewer wants that the network cannot carry at
+                // all alerts whatever the floor says. Below an alerting floor alerts too.
+                let floor = hook.floor(&t.meta);
+                let alerting = floor.filter(|f| f.alert);
+                let now_state = match layer {
+                    None if !t.layers.is_empty() => Alerted::Paused,
+                    Some(l)
+                        if alerting.is_some_and(|f| {
+                            !f.met_by(&l) && best_allowed(t).is_some_and(|b| f.met_by(&b))
+                        }) =>
+                    {
+                        Alerted::Below
+                    }
+                    _ => Alerted::No,
+                };
+                if now_state != alerted {
+                    if now_state == Alerted::No {
+                        self.push_event(AllocEvent::QualityRestored { id: t.id });
+                    } else {
+                        self.push_event(AllocEvent::QualityAlert {
+                            id: t.id,
+                            floor: alerting.or(floor).unwrap_or_default(),
+                            delivered: layer,
+                        });
+                    }
+                    alerted = now_state;
                 }
             }
             self.decisions.push(TrackDecision {

@@ -82,6 +82,69 @@ impl Call {
     }
 }
 
+/// What Chromium sends with an encoded transform attached (our E2EE): a one-byte VP8
+/// descriptor (no PictureID, TL0PICIDX or TID), with the N bit on frames nothing references.
+fn vp8_short(
+    seq: u16,
+    ts: u32,
+    key: bool,
+    non_reference: bool,
+    start: bool,
+    marker: bool,
+) -> Vec<u8> {
+    let mut p = vec![0x80, 96 | if marker { 0x80 } else { 0 }];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ts.to_be_bytes());
+    p.extend_from_slice(&100u32.to_be_bytes());
+    p.push(if start { 0x10 } else { 0 } | if non_reference { 0x20 } else { 0 });
+    if start {
+        if key {
+            p.extend_from_slice(&[0x50, 0x42, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01]);
+        } else {
+            p.extend_from_slice(&[0x51, 0x42, 0x00]);
+        }
+    }
+    p.extend_from_slice(&[0xaa; 100]);
+    p
+}
+
+#[test]
+fn without_a_tid_non_reference_frames_are_temporal_layer_one() {
+    let mut c = Call::vp8(1, LayerPreference::new(0, 0));
+    // L1T3 as Chromium sends it under an encoded transform: T0 T2 T1 T2, where only the T2
+    // frames carry N. Two packets per frame.
+    let mut seq = 0u16;
+    for f in 0..12u32 {
+        let n = f % 2 == 1;
+        for k in 0..2 {
+            let p = vp8_short(seq, f * 3000, f == 0, n, k == 0, k == 1);
+            seq += 1;
+            c.send(c.publisher, &p);
+        }
+    }
+    let (media, _) = c.drain_to(c.viewer);
+    let pkts: Vec<RtpPacket<'_>> = media.iter().map(|b| RtpPacket::parse(b).unwrap()).collect();
+    // Six referenced frames, twelve packets, numbered without a gap; the N frames dropped.
+    assert_eq!(pkts.len(), 12);
+    assert!(
+        pkts.windows(2)
+            .all(|w| w[1].sequence_number() == w[0].sequence_number().wrapping_add(1))
+    );
+    assert!(pkts.iter().all(|p| p.payload()[0] & 0x20 == 0));
+    assert_eq!(c.e.stats().dropped(DropReason::TemporalLayer), 12);
+
+    // Raising the ceiling lets the N frames through again.
+    c.e.set_preference(c.now, c.sub, LayerPreference::new(0, 2))
+        .unwrap();
+    for f in 12..16u32 {
+        let p = vp8_short(seq, f * 3000, false, f % 2 == 1, true, true);
+        seq += 1;
+        c.send(c.publisher, &p);
+    }
+    let (media, _) = c.drain_to(c.viewer);
+    assert_eq!(media.len(), 4);
+}
+
 #[test]
 fn temporal_layers_are_dropped_by_tid_with_continuous_numbers() {
     let mut c = Call::vp8(1, LayerPreference::new(0, 0));

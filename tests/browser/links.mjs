@@ -379,6 +379,14 @@ async function runCase(c, index) {
     await sub.page.evaluate((id) => window.telesfu.setView(id, 1280, 720), cam.track);
     await Promise.all(everyone.map((p) => startSampler(p.page)));
 
+    // With --dump, the server's view every 500 ms (estimate, allocation, measured layers).
+    const serverView = [];
+    const viewTimer = DUMP
+      ? setInterval(() => {
+          fetch(`${BASE}/debug/bandwidth`).then((r) => r.json()).then((j) => serverView.push({ at: Date.now(), ...j })).catch(() => {});
+        }, 500)
+      : null;
+    viewTimer?.unref();
     await sleep(WARMUP_MS);
     if (step) {
       t.onset = Date.now();
@@ -488,10 +496,11 @@ async function runCase(c, index) {
       seconds: (t.end - t.start) / 1000,
     };
     const checks = c.bounds.map((b) => b(f));
+    if (viewTimer) clearInterval(viewTimer);
     if (DUMP) {
       // Everything measured, for reading a case afterwards (not part of the report).
       fs.mkdirSync(DUMP, { recursive: true });
-      fs.writeFileSync(`${DUMP}/${c.id}.json`, JSON.stringify({ t, track: cam.track, publisher, viewer: { samples: sub.samples, wire: sub.fromServer }, sender: { samples: pub.samples, wire: pub.fromServer } }));
+      fs.writeFileSync(`${DUMP}/${c.id}.json`, JSON.stringify({ t, track: cam.track, publisher, viewer: { samples: sub.samples, wire: sub.fromServer }, sender: { samples: pub.samples, wire: pub.fromServer }, serverView }));
     }
     return { c, f, checks, ok: checks.every((x) => x.ok), t };
   } catch (e) {

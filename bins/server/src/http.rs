@@ -119,6 +119,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/debug/frames", get(debug_frames))
+        .route("/debug/bandwidth", get(debug_bandwidth))
         .route("/debug/test-hooks.js", get(test_hooks))
         .route("/debug/estimate-cap", post(estimate_cap))
         .route("/whip/{room}", post(whip).options(whip_options))
@@ -290,6 +291,25 @@ async fn test_hooks(State(s): State<Arc<AppState>>) -> Response {
         TEST_HOOKS,
     )
         .into_response()
+}
+
+/// `GET /debug/bandwidth` (debug API only): estimates, allocations and measured layers.
+async fn debug_bandwidth(State(s): State<Arc<AppState>>) -> Response {
+    if !s.config.debug.api {
+        return (StatusCode::NOT_FOUND, "the debug API is off (debug.api)\n").into_response();
+    }
+    let (reply, rx) = oneshot::channel();
+    if s.commands
+        .send(Command::DebugBandwidth { reply })
+        .await
+        .is_err()
+    {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    match rx.await {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
 }
 
 async fn estimate_cap(State(s): State<Arc<AppState>>, Query(q): Query<CapQuery>) -> Response {

@@ -47,8 +47,8 @@ use crate::sdp::{
     SectionAnswer, SectionRole, SendStream, VIDEO_PREFERENCES,
 };
 use crate::signal::{
-    self, ClientConfig, ClientMls, ClientMsg, ErrorCode, MidInfo, PeerInfo, ServerMls, ServerMsg,
-    TrackInfo,
+    self, AlertSide, ClientConfig, ClientMls, ClientMsg, ErrorCode, MidInfo, PeerInfo, ServerMls,
+    ServerMsg, TrackInfo,
 };
 use crate::token::{Role, TokenKey};
 use crate::transport::demux::{DatagramKind, classify};
@@ -131,6 +131,12 @@ pub enum Command {
         bps: Option<u64>,
         /// Whether the participant exists and has a transport.
         reply: oneshot::Sender<bool>,
+    },
+    /// `GET /debug/bandwidth`: every subscriber's estimate, and per subscription the layer
+    /// allocated and the layers measured.
+    DebugBandwidth {
+        /// JSON.
+        reply: oneshot::Sender<String>,
     },
     /// `GET /debug/frames`.
     DebugFrames {
@@ -415,6 +421,40 @@ impl Hub {
         }
     }
 
+    fn debug_bandwidth(&self, now: Instant) -> serde_json::Value {
+        let mut layers = Vec::new();
+        let members: Vec<serde_json::Value> = self
+            .members
+            .iter()
+            .filter_map(|(&m, mem)| {
+                let p = mem.participant?;
+                let subs: Vec<serde_json::Value> = self
+                    .by_sub
+                    .iter()
+                    .filter(|(_, (sm, _))| *sm == m)
+                    .map(|(&sub, &(_, t))| {
+                        self.engine.measured_layers(now, sub, &mut layers);
+                        serde_json::json!({
+                            "track": format!("t{t}"),
+                            "allocation": self.engine.allocation(sub),
+                            "layers": layers.iter().map(|l| serde_json::json!({
+                                "spatial": l.spatial, "temporal": l.temporal,
+                                "bps": l.bitrate_bps, "width": l.width, "height": l.height,
+                                "fps": l.fps,
+                            })).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                Some(serde_json::json!({
+                    "participant": format!("p{m}"),
+                    "estimateBps": self.engine.estimate(p),
+                    "subscriptions": subs,
+                }))
+            })
+            .collect();
+        serde_json::json!({ "members": members })
+    }
+
     fn send_member(&mut self, member: u64, msg: &ServerMsg) {
         if let Some(conn) = self.members.get(&member).and_then(|m| m.conn) {
             self.send(conn, msg);
@@ -515,6 +555,9 @@ impl Hub {
                     .and_then(|m| m.participant);
                 let ok = p.is_some_and(|p| self.engine.set_estimate_cap(p, bps).is_ok());
                 let _ = reply.send(ok);
+            }
+            Command::DebugBandwidth { reply } => {
+                let _ = reply.send(self.debug_bandwidth(now).to_string());
             }
             Command::DebugFrames { reply } => {
                 let frames = self.recorder.as_ref().map(FrameRecorder::frames);
@@ -1814,33 +1857,59 @@ impl Hub {
                     estimate_bps,
                 } => {
                     if let Some(&(m, t)) = self.by_sub.get(&subscription) {
+                        let owner = self.tracks.get(&t).map(|tr| tr.owner);
                         tracing::warn!(
                             subscriber = m,
                             track = t,
                             estimate_bps,
+                            paused = delivered.is_none(),
                             "clinical quality floor cannot be held"
                         );
+                        let alert = |side, publisher, subscriber| ServerMsg::QualityAlert {
+                            track: format!("t{t}"),
+                            side,
+                            publisher,
+                            subscriber,
+                            min_width: floor.min_width,
+                            min_height: floor.min_height,
+                            min_fps: floor.min_fps,
+                            delivered: delivered.map(|(w, h, f)| [w, h, f]),
+                            estimate_bps,
+                        };
                         self.send_member(
                             m,
-                            &ServerMsg::QualityAlert {
-                                track: format!("t{t}"),
-                                min_width: floor.min_width,
-                                min_height: floor.min_height,
-                                min_fps: floor.min_fps,
-                                delivered: delivered.map(|(w, h, f)| [w, h, f]),
-                                estimate_bps,
-                            },
+                            &alert(AlertSide::Viewer, owner.map(|o| format!("p{o}")), None),
                         );
+                        // Both sides know: the patient whose picture it is hears it too.
+                        if let Some(o) = owner.filter(|&o| o != m) {
+                            self.send_member(
+                                o,
+                                &alert(AlertSide::Publisher, None, Some(format!("p{m}"))),
+                            );
+                        }
                     }
                 }
                 Event::QualityRestored { subscription } => {
                     if let Some(&(m, t)) = self.by_sub.get(&subscription) {
+                        let owner = self.tracks.get(&t).map(|tr| tr.owner);
                         self.send_member(
                             m,
                             &ServerMsg::QualityRestored {
                                 track: format!("t{t}"),
+                                side: AlertSide::Viewer,
+                                subscriber: None,
                             },
                         );
+                        if let Some(o) = owner.filter(|&o| o != m) {
+                            self.send_member(
+                                o,
+                                &ServerMsg::QualityRestored {
+                                    track: format!("t{t}"),
+                                    side: AlertSide::Publisher,
+                                    subscriber: Some(format!("p{m}")),
+                                },
+                            );
+                        }
                     }
                 }
                 Event::ActiveSpeaker { participant, .. } => {

@@ -311,6 +311,16 @@ pub enum ErrorCode {
     Internal,
 }
 
+/// Which side of a forwarded track a quality message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlertSide {
+    /// The member receives the track.
+    Viewer,
+    /// The member publishes the track.
+    Publisher,
+}
+
 /// A message to a client.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
@@ -362,11 +372,21 @@ pub enum ServerMsg {
         /// Spatial layer now forwarded.
         spatial: u8,
     },
-    /// The room's clinical profile sets a floor for this track that the subscriber's network
-    /// cannot hold (e.g. telestroke below 640x360 at 30 fps).
+    /// A subscriber's network cannot carry this track at the room's clinical floor (e.g.
+    /// telestroke below 640x360 at 30 fps), or cannot carry its video at all (paused). Sent to
+    /// the subscriber (`side: "viewer"`) and to the track's publisher (`side: "publisher"`,
+    /// naming the subscriber), so both people know (issue 10: no silent pause).
     QualityAlert {
         /// The track.
         track: String,
+        /// `"viewer"`: about a track this member receives; `"publisher"`: about one of its own.
+        side: AlertSide,
+        /// The publisher of the track (`p<id>`), on the viewer's message.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        publisher: Option<String>,
+        /// The subscriber whose network it is (`p<id>`), on the publisher's message.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        subscriber: Option<String>,
         /// The floor's minimum width (0: none).
         #[serde(rename = "minWidth")]
         min_width: u16,
@@ -382,10 +402,15 @@ pub enum ServerMsg {
         #[serde(rename = "estimateBps")]
         estimate_bps: u64,
     },
-    /// The floor is held again.
+    /// The floor is held again (sent to the same two members as the alert).
     QualityRestored {
         /// The track.
         track: String,
+        /// As in [`ServerMsg::QualityAlert`].
+        side: AlertSide,
+        /// As in [`ServerMsg::QualityAlert`].
+        #[serde(skip_serializing_if = "Option::is_none")]
+        subscriber: Option<String>,
     },
     /// The active speaker changed.
     ActiveSpeaker {

@@ -1092,7 +1092,7 @@ async function collectStats() {
         kind: s.kind, rid: s.rid ?? null, mid: s.mid, frameWidth: s.frameWidth ?? 0, frameHeight: s.frameHeight ?? 0,
         framesEncoded: s.framesEncoded ?? 0, bytesSent: s.bytesSent ?? 0, packetsSent: s.packetsSent ?? 0,
         qualityLimitationReason: s.qualityLimitationReason ?? null,
-        framesPerSecond: s.framesPerSecond ?? 0, targetBitrate: s.targetBitrate ?? 0, active: s.active ?? null,
+        framesPerSecond: s.framesPerSecond ?? 0, targetBitrate: s.targetBitrate ?? 0, active: s.active ?? null, scalabilityMode: s.scalabilityMode ?? null,
       });
     }
     if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {

@@ -179,7 +179,11 @@ pub fn telestroke() -> ClinicalProfile {
 ///   the picture never goes below it: the allocator pauses a track instead.
 /// - `balanced`, no hints.
 /// - Balanced layer path; standard latency.
-/// - Ranking: patient camera, clinician camera, screen share, exam camera. No floors.
+/// - Ranking: patient camera, clinician camera, screen share, exam camera.
+/// - Floors: patient and clinician camera at 320×180 and 15 fps, with an alert. A consult
+///   needs a face that moves like a face; below that the picture cannot be used to examine,
+///   and both people are told (issue 10: every profile has a floor). A 1280×720 camera's
+///   lowest layer (427×240) at half its frame rate holds it on 500 kbps.
 pub fn general_consult() -> ClinicalProfile {
     build(ProfileSpec {
         name: GENERAL_CONSULT.into(),
@@ -197,7 +201,16 @@ pub fn general_consult() -> ClinicalProfile {
             ranking: vec![PatientCamera, ClinicianCamera, ScreenShare, ExamCamera],
             layer_order: LayerOrder::Balanced,
             latency: LatencyMode::Standard,
-            floors: Vec::new(),
+            floors: vec![
+                TrackFloor::new(PatientCamera)
+                    .min_size(320, 180)
+                    .min_framerate(15)
+                    .with_alert(),
+                TrackFloor::new(ClinicianCamera)
+                    .min_size(320, 180)
+                    .min_framerate(15)
+                    .with_alert(),
+            ],
         },
     })
 }
@@ -370,11 +383,18 @@ mod tests {
         assert_eq!(sizes, [(640, 360), (1280, 720), (1920, 1080)]);
         assert_eq!(scales(&p), [3.0, 1.5, 1.0]);
         assert_eq!(p.degradation_preference(), DegradationPreference::Balanced);
-        assert!(p.allocation().floors.is_empty());
+        let floor = p.floor(PatientCamera).expect("patient camera floor");
+        assert_eq!(
+            (floor.min_width, floor.min_height, floor.min_framerate),
+            (320, 180, 15)
+        );
+        assert!(floor.alert);
+        assert_eq!(p.floor(ClinicianCamera).map(|f| f.min_framerate), Some(15));
         assert_eq!(steps(&p), [(0, 0), (0, 1), (1, 1), (1, 2), (2, 2)]);
+        // 360p at 15 fps (the first two of three temporal layers) holds it.
         assert!(
             p.floor_candidate(PatientCamera)
-                .is_some_and(|c| c.spatial == 0 && c.temporal == 0)
+                .is_some_and(|c| c.spatial == 0 && c.temporal == 1)
         );
     }
 }

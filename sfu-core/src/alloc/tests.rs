@@ -283,3 +283,67 @@ fn spatial_steps_need_a_margin() {
     let d = alloc.allocate(t0(), exact, &tracks, &DefaultHook)[0];
     assert!(d.layer.unwrap().0 < 2, "{d:?}");
 }
+
+#[test]
+fn a_pause_alerts_even_without_a_floor() {
+    // The default hook has no floors; a general consult before issue 10 paused in silence.
+    let l = simulcast(1.0);
+    let a = audio_layer();
+    let tracks = [
+        audio(1, &a),
+        video(2, &l, TrackSource::Camera, PublisherRole::Patient),
+    ];
+    let mut alloc = Allocator::default();
+    let now = t0();
+    // 100 kbps: audio (40) leaves 60, below the cheapest layer (90 kbps at 8 fps).
+    let d = alloc.allocate(now, 100_000, &tracks, &DefaultHook).to_vec();
+    assert_eq!(d[1].layer, None);
+    assert!(matches!(
+        alloc.poll_event(),
+        Some(AllocEvent::QualityAlert {
+            id: 2,
+            delivered: None,
+            ..
+        })
+    ));
+    assert!(alloc.poll_event().is_none());
+    // 140 kbps: the lowest frame rate of the lowest layer fits, and is forwarded.
+    let d = alloc
+        .allocate(now + Duration::from_secs(1), 140_000, &tracks, &DefaultHook)
+        .to_vec();
+    assert_eq!(d[1].layer, Some((0, 0)));
+    assert!(matches!(
+        alloc.poll_event(),
+        Some(AllocEvent::QualityRestored { id: 2 })
+    ));
+    // A viewer who hid the video is not alerted.
+    let mut hidden = video(2, &l, TrackSource::Camera, PublisherRole::Patient);
+    hidden.paused = true;
+    let mut alloc = Allocator::default();
+    alloc.allocate(now, 100_000, &[audio(1, &a), hidden], &DefaultHook);
+    assert!(alloc.poll_event().is_none());
+}
+
+#[test]
+fn a_pause_after_a_reduced_floor_alerts_again() {
+    let l = simulcast(1.0);
+    let tracks = [video(2, &l, TrackSource::Camera, PublisherRole::Patient)];
+    let mut alloc = Allocator::default();
+    let now = t0();
+    alloc.allocate(now, 200_000, &tracks, &Derm);
+    assert!(matches!(
+        alloc.poll_event(),
+        Some(AllocEvent::QualityAlert {
+            delivered: Some(_),
+            ..
+        })
+    ));
+    alloc.allocate(now + Duration::from_secs(1), 50_000, &tracks, &Derm);
+    assert!(matches!(
+        alloc.poll_event(),
+        Some(AllocEvent::QualityAlert {
+            delivered: None,
+            ..
+        })
+    ));
+}

@@ -238,6 +238,28 @@ impl Engine {
         Some(&self.participants.get(participant.0)?.bw.as_ref()?.bwe)
     }
 
+    /// What the allocator gave `sub`: `Some(Some((spatial, temporal)))` when forwarding that
+    /// layer, `Some(None)` when paused for bandwidth, `None` when it has not allocated yet (or
+    /// bandwidth allocation is off). For diagnostics.
+    pub fn allocation(&self, sub: SubscriptionId) -> Option<Option<(u8, u8)>> {
+        let a = self.subscriptions.get(sub.0)?.allocation?;
+        Some((!a.paused).then_some((a.spatial, a.temporal)))
+    }
+
+    /// The layers of the track `sub` receives as the allocator sees them now (measured over the
+    /// last two seconds: bitrate cumulative over temporal layers, size, frame rate), into
+    /// `out`. For diagnostics: "why is this viewer on that layer".
+    pub fn measured_layers(&self, now: Instant, sub: SubscriptionId, out: &mut Vec<Layer>) {
+        out.clear();
+        if let Some(t) = self
+            .subscriptions
+            .get(sub.0)
+            .and_then(|s| self.tracks.get(s.track.0))
+        {
+            t.meter.layers(now, out);
+        }
+    }
+
     /// Caps the estimate toward `participant` (`None` lifts the cap): for tests and for
     /// operators who know a subscriber's link is smaller than it looks.
     pub fn set_estimate_cap(

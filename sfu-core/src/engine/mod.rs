@@ -1009,7 +1009,13 @@ impl Engine {
                     if let Ok(d) = Vp8Descriptor::parse(payload) {
                         info.frame_start = d.start_of_partition && d.partition_id == 0;
                         info.keyframe = d.keyframe;
-                        info.temporal = d.tid.map_or(0, |(t, _)| t);
+                        // Without a TID (Chromium 156 sends a one-byte descriptor, no
+                        // PictureID/TL0PICIDX/TID, when an encoded transform such as our
+                        // E2EE is attached, even in L1T3), the N bit still says which frames
+                        // nothing references: they form temporal layer 1, droppable at any
+                        // frame (half the frame rate, about 60 % of the bitrate for L1T3), so
+                        // a lower frame rate is tried before a pause (issue 10).
+                        info.temporal = d.tid.map_or(u8::from(d.non_reference), |(t, _)| t);
                         dims = d.dimensions;
                         vp8_offsets = d.picture_id.as_ref().map(|(_, r)| Vp8Offsets {
                             picture_id: r.start as u16,
