@@ -305,6 +305,15 @@ impl Allocator {
         self.alerts = on;
     }
 
+    /// Ends an upgrade hold early: the caller has measured evidence that the link carries
+    /// more now (a probe's result raised the estimate), which outweighs the rule of thumb that
+    /// congestion comes back. Forces the next [`Allocator::allocate`] to recompute.
+    pub fn release_hold(&mut self) {
+        if self.hold_until.take().is_some() {
+            self.last_compute = None;
+        }
+    }
+
     /// Whether upgrades are held back after a congestion downgrade.
     pub fn holding(&self, now: Instant) -> bool {
         self.hold_until.is_some_and(|t| now < t)

@@ -230,6 +230,55 @@ fn a_publisher_behind_a_500_kbps_token_bucket_backs_off() {
                 (s.frames_displayed - f0) as f64 / 20.0,
                 s.freezes - fr0,
             );
+            // What this scenario was written for (commit 1d8a9b2): the publisher hears about
+            // its uplink. Feedback every 50 ms over 30 s is 600 packets; before the fix a lost
+            // base packet stalled it at 19-44.
+            assert!(
+                p.twcc_feedback >= 500,
+                "uplink {name} seed {seed}: {} feedback packets",
+                p.twcc_feedback
+            );
+        }
+    }
+}
+
+/// Issue 10, item 6 in the simulator: after 20 s behind a 500 kbps bucket (where probe raises
+/// were contradicted and probes are distrusted), the limit is lifted: the top layer must be
+/// back within 5 s.
+#[test]
+fn the_top_layer_returns_within_5_s_of_a_lifted_limit() {
+    for (name, down) in [("shallow", shallow(500_000)), ("deep", deep(500_000))] {
+        for seed in [1, 2, 3] {
+            let mut c = call(seed, down.clone(), browser_ladder(), true);
+            c.sim.run_for(Duration::from_secs(20));
+            let p = c.sim.client(c.viewer).participant();
+            let distrusted = c
+                .sim
+                .engine()
+                .estimator(p)
+                .is_some_and(|e| e.probe_controller().contradictions() > 0);
+            let lift = c.sim.now();
+            c.sim
+                .client_mut(c.viewer)
+                .downlink_mut()
+                .set_config(path(20));
+            let mut back = None;
+            for _ in 0..100 {
+                c.sim.run_for(Duration::from_millis(100));
+                if c.sim.decoder(c.video).unwrap().stats().resolution == Some((1280, 720)) {
+                    back = Some(c.sim.now() - lift);
+                    break;
+                }
+            }
+            println!(
+                "lift after tbf 500 kbps {name} seed {seed} (probes distrusted: {distrusted}): \
+                 top layer back after {back:?}, estimate {:?}",
+                c.sim.engine().estimate(p)
+            );
+            assert!(
+                back.is_some_and(|b| b <= Duration::from_secs(5)),
+                "{name} seed {seed}: top layer back after {back:?}"
+            );
         }
     }
 }

@@ -709,7 +709,7 @@ impl SendSideBwe {
         if let Some(id) = p.cluster
             && let Some(c) = self.clusters.iter_mut().find(|c| c.id == Some(id))
         {
-            c.on_report(arrival_us, u64::from(p.size));
+            c.on_report(arrival_us, p.send_us, u64::from(p.size));
         }
         self.loss_total += 1;
         let Some(at) = arrival_us else {
@@ -756,8 +756,9 @@ impl SendSideBwe {
                 continue;
             }
             self.clusters[i].id = None;
-            // While probes are distrusted their results count only up to the ceiling.
-            let result = c.result().map(|r| self.probe.cap(now, r));
+            // While probes are distrusted their results count only as far as the cluster's
+            // tail confirms them.
+            let result = self.probe.judge(now, &c);
             let before = self.target;
             if let Some(r) = result
                 && r > self.target
@@ -885,7 +886,7 @@ impl SendSideBwe {
             .iter()
             .position(|s| s.id.is_none())
             .unwrap_or((c.id.0 as usize) % CLUSTER_SLOTS);
-        self.clusters[slot] = ClusterStats::start(c.id);
+        self.clusters[slot] = ClusterStats::start(c.id, c.duration);
         Some(c)
     }
 }

@@ -97,11 +97,18 @@ pub const DISTRUST_MAX: Duration = Duration::from_secs(120);
 /// through.
 pub const DURATION_GROWTH: u32 = 4;
 /// See [`DURATION_GROWTH`].
-pub const MAX_PROBE_DURATION: Duration = Duration::from_millis(400);
-/// After a contradiction the backoff between failed probes grows up to this (not
-/// [`ProbeConfig::max_interval`]): a long probe that fails on a deep buffer adds a few hundred
-/// milliseconds of queue, which a conversation should not get every 3 s.
-pub const DISTRUSTED_MAX_INTERVAL: Duration = Duration::from_secs(10);
+pub const MAX_PROBE_DURATION: Duration = Duration::from_millis(250);
+/// While distrusted, probes aim at most this multiple of the estimate (not
+/// [`ProbeConfig::scale`]): a long cluster at 1.5x fits the queue of a token bucket at the
+/// estimate (250 ms at 1.5x of 500 kbps is 7.8 kB above the rate: the bucket's burst and a
+/// 50 ms queue take it without a loss), and still finds a lifted limit in a few steps
+/// (1.5^3 = 3.4x).
+pub const DISTRUSTED_SCALE: f64 = 1.5;
+/// After a contradiction the backoff between failed probes grows up to this. Probes go on
+/// while distrusted (gentler and judged by their tail, see [`DISTRUSTED_SCALE`]), so that a
+/// limit that is lifted is found within a few seconds (issue 10: the top layer back within
+/// 5 s); before, a distrusted controller stopped probing for 10 s to 2 min.
+pub const DISTRUSTED_MAX_INTERVAL: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
@@ -215,12 +222,35 @@ impl ProbeController {
         self.requested_bps = None;
     }
 
-    /// `r` capped at the ceiling while probes are distrusted.
-    pub(crate) fn cap(&self, now: Instant, r: f64) -> f64 {
-        match self.ceiling {
-            Some((until, c)) if now < until => r.min(c),
-            _ => r,
+    /// Whether probe results are distrusted now (a recent raise was contradicted).
+    pub fn distrusted(&self, now: Instant) -> bool {
+        self.ceiling.is_some_and(|(until, _)| now < until)
+    }
+
+    /// How far above the estimate a probe aims: [`ProbeConfig::scale`], or
+    /// [`DISTRUSTED_SCALE`] while distrusted.
+    fn scale(&self, now: Instant) -> f64 {
+        if self.distrusted(now) {
+            self.config.scale.min(DISTRUSTED_SCALE)
+        } else {
+            self.config.scale
         }
+    }
+
+    /// A cluster's result as the estimator may use it. While probes are distrusted a result
+    /// counts only as far as the cluster's second half confirms it ([`ClusterStats::tail_rate`]);
+    /// with too little tail to judge, only up to the ceiling (the rate the link carried at the
+    /// contradiction, times [`DISTRUST_CEILING`]).
+    pub(crate) fn judge(&self, now: Instant, c: &ClusterStats) -> Option<f64> {
+        let r = c.result()?;
+        if !self.distrusted(now) {
+            return Some(r);
+        }
+        Some(match (c.tail_rate(), self.ceiling) {
+            (Some(t), _) => r.min(t),
+            (None, Some((_, ceiling))) => r.min(ceiling),
+            (None, None) => r,
+        })
     }
 
     /// When a probe could next be issued (for `poll_timeout`), if one is wanted.
@@ -239,7 +269,7 @@ impl ProbeController {
             (Some(d), Some(r)) => Some(d.max(r)),
             (d, r) => d.or(r),
         }?;
-        let want = self.cap(now, want);
+        let _ = now;
         // Probe only for a meaningful step (5 % above the estimate).
         (want > estimate * 1.05).then_some(want)
     }
@@ -255,13 +285,13 @@ impl ProbeController {
             self.fail(now);
         }
         let target = if let Some(c) = self.continue_at.take() {
-            self.cap(now, c)
+            c.min(estimate * self.scale(now))
         } else {
             let goal = self.goal(now, estimate)?;
             if self.next_allowed.is_some_and(|t| now < t) {
                 return None;
             }
-            goal.min(estimate * self.config.scale)
+            goal.min(estimate * self.scale(now))
         };
         if target <= estimate {
             return None;
@@ -358,6 +388,13 @@ pub(crate) struct ClusterStats {
     first_arrival_us: i64,
     last_arrival_us: i64,
     first_recv_size: u64,
+    /// Packets sent in the cluster's second half (by send time) count in the tail.
+    half_us: i64,
+    tail_recv: u32,
+    tail_bytes: u64,
+    tail_first_arrival_us: i64,
+    tail_last_arrival_us: i64,
+    tail_first_size: u64,
 }
 
 /// Received share of a cluster needed for a result (libwebrtc `kMinReceivedProbesRatio`).
@@ -368,9 +405,10 @@ const SATURATION_RATIO: f64 = 0.9;
 const SATURATED_FRACTION: f64 = 0.95;
 
 impl ClusterStats {
-    pub(crate) fn start(id: ProbeClusterId) -> Self {
+    pub(crate) fn start(id: ProbeClusterId, duration: Duration) -> Self {
         Self {
             id: Some(id),
+            half_us: (duration.as_micros() / 2) as i64,
             ..Self::default()
         }
     }
@@ -385,11 +423,22 @@ impl ClusterStats {
         self.last_send_size = size;
     }
 
-    pub(crate) fn on_report(&mut self, arrival_us: Option<i64>, size: u64) {
+    pub(crate) fn on_report(&mut self, arrival_us: Option<i64>, send_us: i64, size: u64) {
         self.reported += 1;
         let Some(a) = arrival_us else {
             return;
         };
+        if self.sent > 0 && send_us >= self.first_send_us + self.half_us {
+            if self.tail_recv == 0 {
+                self.tail_first_arrival_us = a;
+                self.tail_last_arrival_us = a;
+                self.tail_first_size = size;
+            }
+            self.tail_recv += 1;
+            self.tail_bytes += size;
+            self.tail_first_arrival_us = self.tail_first_arrival_us.min(a);
+            self.tail_last_arrival_us = self.tail_last_arrival_us.max(a);
+        }
         if self.recv == 0 {
             self.first_arrival_us = a;
             self.last_arrival_us = a;
@@ -404,6 +453,19 @@ impl ClusterStats {
     /// Every packet sent for the cluster has been reported on.
     pub(crate) fn complete(&self, min_packets: u32) -> bool {
         self.sent >= min_packets && self.reported >= self.sent
+    }
+
+    /// The receive rate of the cluster's second half, bps (at least three packets). A token
+    /// bucket lets the first part of a cluster through at line rate, from its burst; once the
+    /// burst is spent the rest arrives at the bucket's rate, so the tail measures the link,
+    /// not the burst (as long as the cluster outlasts it: hence longer clusters after a
+    /// contradiction). On a link that really carries the probe the tail matches the head.
+    pub(crate) fn tail_rate(&self) -> Option<f64> {
+        if self.tail_recv < 3 {
+            return None;
+        }
+        let span = (self.tail_last_arrival_us - self.tail_first_arrival_us).max(1) as f64 / 1e6;
+        Some((self.tail_bytes - self.tail_first_size) as f64 * 8.0 / span)
     }
 
     /// The probe's result, bps, if enough arrived.

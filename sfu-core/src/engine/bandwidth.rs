@@ -156,6 +156,8 @@ pub(crate) struct SubscriberBandwidth {
     pub(crate) informed_at: Option<Instant>,
     /// Transport-wide CC negotiated (else REMB only).
     pub(crate) transport_cc: bool,
+    /// The estimator's probe successes at the last allocation.
+    pub(crate) probe_successes_seen: u64,
 }
 
 impl SubscriberBandwidth {
@@ -176,6 +178,7 @@ impl SubscriberBandwidth {
             granted: 0,
             informed_at: None,
             transport_cc,
+            probe_successes_seen: 0,
         }
     }
 }
@@ -377,6 +380,14 @@ impl Engine {
             .informed_at
             .is_some_and(|t| now.saturating_duration_since(t) >= ALERT_WARMUP);
         bw.alloc.set_alerts(warm);
+        // A probe that raised the estimate since the last allocation is measured evidence
+        // the link carries more: it ends an upgrade hold (after a lifted limit the hold kept
+        // the old layer for 5 s with the estimate already at the top).
+        let successes = bw.bwe.stats().probe_successes;
+        if successes > bw.probe_successes_seen {
+            bw.probe_successes_seen = successes;
+            bw.alloc.release_hold();
+        }
         let decisions = bw.alloc.allocate(now, estimate, &inputs, hook);
         // What the viewers would take with no bandwidth limit: the probing target.
         let wanted: u64 = inputs
