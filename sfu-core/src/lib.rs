@@ -26,6 +26,7 @@ pub mod engine;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod ids;
+pub mod pacer;
 pub mod rtcp;
 pub mod rtp;
 #[cfg(feature = "sim")]
