@@ -150,6 +150,15 @@ impl SendHistory {
         }
     }
 
+    /// Forgets what was sent as `out_seq` (it never left: a NACK for it is a miss).
+    pub(crate) fn forget(&mut self, out_seq: u16) {
+        if let Some(e) = self.entries.get_mut(usize::from(out_seq) & self.mask)
+            && e.rewrite.seq == out_seq
+        {
+            e.slot.generation = 0;
+        }
+    }
+
     pub(crate) fn lookup(&self, out_seq: u16) -> Option<Sent> {
         self.entries
             .get(usize::from(out_seq) & self.mask)
