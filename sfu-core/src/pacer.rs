@@ -378,7 +378,10 @@ mod tests {
         let slot = Duration::from_secs_f64(size as f64 * 8.0 / rate as f64);
         let expected = ideal - slot - Duration::from_millis(5);
         let err = span.abs_diff(expected);
-        assert!(err < Duration::from_millis(2), "span {span:?}, expected {expected:?}");
+        assert!(
+            err < Duration::from_millis(2),
+            "span {span:?}, expected {expected:?}"
+        );
         // No instant released more than the burst allows: two packets at most.
         let most = out
             .iter()

@@ -1461,6 +1461,19 @@ impl Engine {
             self.stats.drops[DropReason::HistoryMiss.index()] += 1;
             return;
         }
+        // With pacing, one repair per packet per round trip (libwebrtc does the same): repairs
+        // go ahead of video, and a receiver behind a long queue NACKs again before the first
+        // repair can arrive; answering every NACK would starve the video behind them.
+        let rtt = s.stats.rtt.unwrap_or(self.config.initial_rtt);
+        let now_ms = now.saturating_duration_since(self.epoch).as_millis() as u32;
+        if self.pacing.enabled
+            && !s
+                .history
+                .may_resend(seq, now_ms, rtt.as_millis().min(1000) as u32)
+        {
+            self.stats.retransmissions_throttled += 1;
+            return;
+        }
         // Padding is resent as padding under its own number, never wrapped in RTX.
         let rtx_osn = s
             .config
@@ -2005,7 +2018,9 @@ impl Engine {
             Class::Video | Class::Padding => {
                 let s = self.subscriptions.get_mut(r.item.subscription.0)?;
                 let seq = r.item.rewrite.seq;
-                if s.released.is_none_or(|(h, _)| (seq.wrapping_sub(h) as i16) > 0) {
+                if s.released
+                    .is_none_or(|(h, _)| (seq.wrapping_sub(h) as i16) > 0)
+                {
                     s.released = Some((seq, r.item.rewrite.marker && !r.item.rewrite.pad));
                 }
             }
