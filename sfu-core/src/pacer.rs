@@ -471,8 +471,10 @@ mod tests {
     #[test]
     fn a_full_class_refuses_and_remove_if_frees_room() {
         let t = t0();
-        let mut cfg = PacerConfig::default();
-        cfg.capacity = [2, 2, 3, 2];
+        let cfg = PacerConfig {
+            capacity: [2, 2, 3, 2],
+            ..PacerConfig::default()
+        };
         let mut p = Pacer::new(cfg, t);
         for i in 0..3 {
             p.push(t, Class::Video, i, 1000).unwrap();

@@ -527,9 +527,10 @@ impl Engine {
             pacer: self.pacing.enabled.then(|| {
                 let pc = self.config.bandwidth.pacing;
                 let n = pc.queue_packets.max(8);
-                let mut cfg = PacerConfig::default();
-                cfg.capacity = [n / 8, n / 4, n, n / 8];
-                cfg.max_burst = pc.max_burst;
+                let cfg = PacerConfig {
+                    capacity: [n / 8, n / 4, n, n / 8],
+                    max_burst: pc.max_burst,
+                };
                 Box::new(Pacer::new(cfg, self.epoch))
             }),
             paced_active: false,
