@@ -11,6 +11,10 @@
 //! - [`av1dd`]: the AV1 dependency descriptor, reader and writer.
 //! - [`bwe`]: sender-side bandwidth estimation per subscriber transport (GCC over
 //!   transport-wide CC feedback, REMB fallback, probing).
+//! - [`pacer`]: a per-transport media pacer (audio, retransmissions, video, padding at a rate
+//!   from the estimate), used by the engine when `EngineConfig::bandwidth.pacing` is on. Paced
+//!   packets leave only from `Engine::poll_transmit` when `Engine::poll_timeout` comes, so the
+//!   driver must honour `poll_timeout`.
 //! - `sim` (feature `sim`): a deterministic network and media simulator that drives the engine
 //!   with synthetic simulcast publishers and checking subscribers, in virtual time.
 //!
@@ -26,6 +30,7 @@ pub mod engine;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod ids;
+pub mod pacer;
 pub mod rtcp;
 pub mod rtp;
 #[cfg(feature = "sim")]

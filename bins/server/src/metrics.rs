@@ -108,7 +108,7 @@ pub struct Metrics {
     engine_rtp_out: AtomicU64,
     engine_rtp_bytes_out: AtomicU64,
     engine_rtcp_out: AtomicU64,
-    engine_drops: [AtomicU64; 14],
+    engine_drops: [AtomicU64; DropReason::ALL.len()],
     keyframe_requests: AtomicU64,
     layer_switches: AtomicU64,
     retransmissions: AtomicU64,

@@ -295,6 +295,11 @@ impl Engine {
             };
             let Some(bw) = p.bw.as_mut() else { continue };
             bw.bwe.handle_timeout(now);
+            self.update_pacing_rate(now, pid);
+            let Some(p) = self.participants.get_mut(pid.0) else {
+                continue;
+            };
+            let Some(bw) = p.bw.as_mut() else { continue };
             // With transport-wide CC negotiated, feedback is on its way: allocate from the
             // estimator's start value meanwhile, so a new subscriber starts low and climbs
             // instead of getting the top layer into a link nobody has measured. With REMB only,
@@ -310,6 +315,7 @@ impl Engine {
     /// After feedback from `pid`: when the estimate fell below what the allocation grants,
     /// reallocate now rather than at the next tick (a congested link should not wait).
     pub(super) fn on_estimate_update(&mut self, now: Instant, pid: ParticipantId) {
+        self.update_pacing_rate(now, pid);
         let Some(p) = self.participants.get(pid.0) else {
             return;
         };

@@ -129,6 +129,31 @@ impl Forwarder {
         }
     }
 
+    /// Starts over at the next keyframe of the target layer after the packets numbered above
+    /// `sent` (the highest sequence number that actually left, and whether it ended a frame)
+    /// were dropped before leaving (the pacer's queue-delay bound). Numbering goes on from
+    /// `sent` as at a layer switch: the subscriber sees no hole but, when `sent` ended its
+    /// frame early, the one deliberate gap before the keyframe. `None`: nothing left yet.
+    pub(crate) fn restart_after(&mut self, sent: Option<(u16, bool)>) {
+        if !self.paused {
+            self.current = None;
+        }
+        match (sent, self.last_out_seq) {
+            (Some((seq, marker)), Some(last)) => {
+                let back = u64::from((last as u16).wrapping_sub(seq));
+                if back < 0x8000 && back <= last {
+                    self.last_out_seq = Some(last - back);
+                    self.last_marker = marker;
+                }
+            }
+            (None, _) => {
+                self.last_out_seq = None;
+                self.last_marker = true;
+            }
+            (Some(_), None) => {}
+        }
+    }
+
     /// RTP timestamp of the newest frame forwarded and when it arrived (for sender reports).
     pub(crate) fn last_out(&self) -> Option<(u32, Instant)> {
         self.last_out_at.map(|at| (self.last_out_ts, at))

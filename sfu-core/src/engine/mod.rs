@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 
 pub use types::{
     BandwidthConfig, Codec, DropReason, EncodingConfig, EngineConfig, EngineStats, Error, Event,
-    ExtensionIds, Input, LayerPreference, Mid, ParticipantConfig, Rid, SubscriptionConfig,
-    SubscriptionStats, TrackConfig, Transmit,
+    ExtensionIds, Input, LayerPreference, Mid, PacingConfig, ParticipantConfig, Rid,
+    SubscriptionConfig, SubscriptionStats, TrackConfig, Transmit,
 };
 
 use crate::av1dd::{self, DependencyStructure};
 use crate::codec::{H264Info, Vp8Descriptor};
 use crate::ids::{ParticipantId, RoomId, SubscriptionId, TrackId};
+use crate::pacer::{Class, Pacer, PacerConfig, Released};
 use crate::rtcp::{self, RtcpPacket, SenderInfo};
 use crate::rtp::{RTP_HEADER_LEN, RtpPacket};
 use bandwidth::{Alloc, HookBox, LayerMeter, ProbeOut, SubscriberBandwidth};
@@ -63,6 +64,10 @@ struct Participant {
     /// Send-side estimation and allocation toward this participant (when enabled).
     bw: Option<Box<SubscriberBandwidth>>,
     estimate_cap: Option<u64>,
+    /// Media pacing toward this participant (when estimation and pacing are on).
+    pacer: Option<Box<Pacer<Out>>>,
+    /// In [`PacingState::active`].
+    paced_active: bool,
 }
 
 #[derive(Debug)]
@@ -198,6 +203,11 @@ struct Subscription {
     /// Fast-path header layout; `None` when the general path is needed.
     template: Option<HeaderTemplate>,
     octets: u32,
+    /// Highest sequence number (and its marker) that left the pacer on the media SSRC.
+    released: Option<(u16, bool)>,
+    /// The newest forwarded frame is a keyframe (its packets are never the pacer's reason to
+    /// drop queued video).
+    in_key: bool,
 }
 
 #[derive(Debug, Default)]
@@ -260,6 +270,22 @@ struct Out {
     rewrite: Rewrite,
     /// Original sequence number when sent as RTX.
     rtx_osn: Option<u16>,
+    /// Part of a keyframe (pacing only).
+    key: bool,
+}
+
+/// The transports whose pacers hold packets, visited in turn by `poll_transmit`.
+#[derive(Debug, Default)]
+struct PacingState {
+    /// Pacing is on (estimation and pacing enabled).
+    enabled: bool,
+    /// Participants with a non-empty pacer; capacity kept at the participant count, so adding
+    /// one never allocates.
+    active: Vec<ParticipantId>,
+    /// Next index of `active` to visit.
+    cursor: usize,
+    /// No pacer releases anything before this: `now` after a push, exact after a drain.
+    wakeup: Option<Instant>,
 }
 
 /// A fixed ring of RTCP datagrams waiting to be sent.
@@ -356,6 +382,7 @@ pub struct Engine {
     next_bandwidth: Instant,
     probes: VecDeque<ProbeOut>,
     scratch_layers: Vec<Vec<crate::alloc::Layer>>,
+    pacing: PacingState,
 }
 
 /// abs-send-time (6.18 fixed-point seconds, 24 bits) for `now`, cached for the last `now`
@@ -415,6 +442,10 @@ impl Engine {
             next_bandwidth: now + config.bandwidth.allocation_interval,
             probes: VecDeque::new(),
             scratch_layers: Vec::new(),
+            pacing: PacingState {
+                enabled: config.bandwidth.enabled && config.bandwidth.pacing.enabled,
+                ..PacingState::default()
+            },
             config,
         }
     }
@@ -493,9 +524,25 @@ impl Engine {
                 ))
             }),
             estimate_cap: None,
+            pacer: self.pacing.enabled.then(|| {
+                let pc = self.config.bandwidth.pacing;
+                let n = pc.queue_packets.max(8);
+                let cfg = PacerConfig {
+                    capacity: [n / 8, n / 4, n, n / 8],
+                    max_burst: pc.max_burst,
+                };
+                Box::new(Pacer::new(cfg, self.epoch))
+            }),
+            paced_active: false,
         });
         if let Some(r) = self.rooms.get_mut(room.0) {
             r.participants.push(id);
+        }
+        if self.pacing.enabled {
+            let n = self.participants.keys().count();
+            let a = &mut self.pacing.active;
+            a.reserve(n.saturating_sub(a.len()));
+            self.update_pacing_rate(self.epoch, id);
         }
         Ok(id)
     }
@@ -649,6 +696,8 @@ impl Engine {
             last_keyframe_request: None,
             template,
             octets: 0,
+            released: None,
+            in_key: false,
         };
         self.subscriptions.insert(sub);
         if let Some(t) = self.tracks.get_mut(track.0) {
@@ -773,6 +822,7 @@ impl Engine {
             let _ = self.unsubscribe(s);
         }
         self.participants.remove(participant.0);
+        self.pacing.active.retain(|p| *p != participant);
         if let Some(r) = self.rooms.get_mut(room.0) {
             r.participants.retain(|x| *x != participant);
             if r.speaker == Some(participant) {
@@ -1090,23 +1140,39 @@ impl Engine {
         }
         let newest = enc.recv.as_ref().map_or(arrival.ext_seq, |r| r.newest());
         let payload_len = usize::from(meta.payload.1);
+        let paced = self.pacing.enabled;
+        let audio = codec.is_audio();
         for &sub_id in &t.subscriptions {
             let Some(s) = self.subscriptions.get_mut(sub_id.0) else {
                 continue;
             };
             let verdict = s.forwarder.on_packet(&info);
             let switched = matches!(verdict, Verdict::Forward { switched: true, .. });
-            Self::deliver(
-                &mut self.stats,
-                &mut self.transmit,
-                self.config.transmit_queue,
-                sub_id,
-                s,
-                slot,
-                verdict,
-                len,
-                payload_len,
-            );
+            if paced {
+                Self::deliver_paced(
+                    now,
+                    &mut self.stats,
+                    &mut self.participants,
+                    &mut self.pacing,
+                    (sub_id, s),
+                    (slot, &info, audio),
+                    verdict,
+                    len,
+                    payload_len,
+                );
+            } else {
+                Self::deliver(
+                    &mut self.stats,
+                    &mut self.transmit,
+                    self.config.transmit_queue,
+                    sub_id,
+                    s,
+                    slot,
+                    verdict,
+                    len,
+                    payload_len,
+                );
+            }
             if switched {
                 self.stats.layer_switches += 1;
                 self.want_keyframe.remove(&sub_id);
@@ -1132,17 +1198,31 @@ impl Engine {
                         continue;
                     };
                     let verdict = s.forwarder.on_packet(&info);
-                    Self::deliver(
-                        &mut self.stats,
-                        &mut self.transmit,
-                        self.config.transmit_queue,
-                        sub_id,
-                        s,
-                        slot,
-                        verdict,
-                        usize::from(len),
-                        usize::from(pl),
-                    );
+                    if paced {
+                        Self::deliver_paced(
+                            now,
+                            &mut self.stats,
+                            &mut self.participants,
+                            &mut self.pacing,
+                            (sub_id, s),
+                            (slot, &info, false),
+                            verdict,
+                            usize::from(len),
+                            usize::from(pl),
+                        );
+                    } else {
+                        Self::deliver(
+                            &mut self.stats,
+                            &mut self.transmit,
+                            self.config.transmit_queue,
+                            sub_id,
+                            s,
+                            slot,
+                            verdict,
+                            usize::from(len),
+                            usize::from(pl),
+                        );
+                    }
                 }
             }
         }
@@ -1178,9 +1258,70 @@ impl Engine {
                     slot,
                     rewrite,
                     rtx_osn: None,
+                    key: false,
                 });
             }
         }
+    }
+
+    /// [`Self::deliver`] into the subscriber transport's pacer.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn deliver_paced(
+        now: Instant,
+        stats: &mut EngineStats,
+        participants: &mut Slab<Participant>,
+        pacing: &mut PacingState,
+        (sub_id, s): (SubscriptionId, &mut Subscription),
+        (slot, info, audio): (SlotRef, &PacketInfo, bool),
+        verdict: Verdict,
+        len: usize,
+        payload_len: usize,
+    ) {
+        let rewrite = match verdict {
+            Verdict::Drop(r) => {
+                stats.drops[r.index()] += 1;
+                return;
+            }
+            Verdict::Forward { rewrite, .. } => rewrite,
+        };
+        if info.frame_start && !rewrite.pad {
+            s.in_key = info.keyframe;
+        }
+        let Some(p) = participants.get_mut(s.subscriber.0) else {
+            return;
+        };
+        let Some(pacer) = p.pacer.as_mut() else {
+            return;
+        };
+        // Recorded even if the pacer refuses it: the hole is then repaired by NACK.
+        s.history.record(Sent { slot, rewrite });
+        s.stats.packets += 1;
+        s.stats.bytes += len as u64;
+        s.octets = s.octets.wrapping_add(payload_len as u32);
+        let class = if audio {
+            Class::Audio
+        } else if rewrite.pad {
+            Class::Padding
+        } else {
+            Class::Video
+        };
+        let out = Out {
+            subscription: sub_id,
+            slot,
+            rewrite,
+            rtx_osn: None,
+            key: s.in_key && !audio,
+        };
+        if pacer.push(now, class, out, len).is_err() {
+            stats.drops[DropReason::PacerQueue.index()] += 1;
+            return;
+        }
+        if !p.paced_active {
+            p.paced_active = true;
+            pacing.active.push(s.subscriber);
+        }
+        pacing.wakeup = Some(pacing.wakeup.map_or(now, |w| w.min(now)));
     }
 
     #[inline(never)]
@@ -1224,7 +1365,7 @@ impl Engine {
                         continue;
                     };
                     for seq in n.lost() {
-                        self.retransmit(sub, seq);
+                        self.retransmit(now, sub, seq);
                     }
                 }
                 RtcpPacket::Pli { media_ssrc, .. } => {
@@ -1315,7 +1456,7 @@ impl Engine {
         }
     }
 
-    fn retransmit(&mut self, sub: SubscriptionId, seq: u16) {
+    fn retransmit(&mut self, now: Instant, sub: SubscriptionId, seq: u16) {
         let Some(s) = self.subscriptions.get_mut(sub.0) else {
             return;
         };
@@ -1327,8 +1468,17 @@ impl Engine {
             self.stats.drops[DropReason::HistoryMiss.index()] += 1;
             return;
         }
-        if self.transmit.len() >= self.config.transmit_queue {
-            self.stats.drops[DropReason::QueueFull.index()] += 1;
+        // With pacing, one repair per packet per round trip (libwebrtc does the same): repairs
+        // go ahead of video, and a receiver behind a long queue NACKs again before the first
+        // repair can arrive; answering every NACK would starve the video behind them.
+        let rtt = s.stats.rtt.unwrap_or(self.config.initial_rtt);
+        let now_ms = now.saturating_duration_since(self.epoch).as_millis() as u32;
+        if self.pacing.enabled
+            && !s
+                .history
+                .may_resend(seq, now_ms, rtt.as_millis().min(1000) as u32)
+        {
+            self.stats.retransmissions_throttled += 1;
             return;
         }
         // Padding is resent as padding under its own number, never wrapped in RTX.
@@ -1337,14 +1487,35 @@ impl Engine {
             .rtx_ssrc
             .filter(|_| !sent.rewrite.pad)
             .map(|_| sent.rewrite.seq);
-        s.stats.retransmissions += 1;
-        self.stats.retransmissions += 1;
-        self.transmit.push_back(Out {
+        let out = Out {
             subscription: sub,
             slot: sent.slot,
             rewrite: sent.rewrite,
             rtx_osn,
-        });
+            key: false,
+        };
+        if let Some(p) = self.participants.get_mut(s.subscriber.0)
+            && let Some(pacer) = p.pacer.as_mut()
+        {
+            let len = self.store.get(sent.slot).map_or(0, |(b, _)| b.len());
+            if pacer.push(now, Class::Retransmission, out, len).is_err() {
+                self.stats.drops[DropReason::PacerQueue.index()] += 1;
+                return;
+            }
+            if !p.paced_active {
+                p.paced_active = true;
+                self.pacing.active.push(s.subscriber);
+            }
+            self.pacing.wakeup = Some(self.pacing.wakeup.map_or(now, |w| w.min(now)));
+        } else {
+            if self.transmit.len() >= self.config.transmit_queue {
+                self.stats.drops[DropReason::QueueFull.index()] += 1;
+                return;
+            }
+            self.transmit.push_back(out);
+        }
+        s.stats.retransmissions += 1;
+        self.stats.retransmissions += 1;
     }
 
     /// Asks the publisher of a subscription's target layer for a keyframe, throttled per source
@@ -1717,6 +1888,7 @@ impl Engine {
             .min(self.next_speaker);
         Some(if self.config.bandwidth.enabled {
             let t = t.min(self.next_bandwidth);
+            let t = self.pacing.wakeup.map_or(t, |w| t.min(w));
             self.probes.front().map_or(t, |p| t.min(p.at))
         } else {
             t
@@ -1750,6 +1922,14 @@ impl Engine {
             && let Some(pr) = self.probes.pop_front()
             && let Some(len) = self.write_probe(now, &pr, buf)
         {
+            // Probes keep their cluster's timing; their bytes count in the pacer's budget.
+            if let Some(pacer) = self
+                .participants
+                .get_mut(pr.to.0)
+                .and_then(|p| p.pacer.as_mut())
+            {
+                pacer.charge(now, len);
+            }
             self.stats.rtp_out += 1;
             self.stats.rtp_bytes_out += len as u64;
             return Some(Transmit {
@@ -1757,6 +1937,11 @@ impl Engine {
                 len,
                 rtcp: false,
             });
+        }
+        if self.pacing.wakeup.is_some_and(|t| t <= now)
+            && let Some(t) = self.poll_paced(now, buf)
+        {
+            return Some(t);
         }
         while let Some(out) = self.transmit.pop_front() {
             if self.transmit.is_empty() {
@@ -1775,6 +1960,136 @@ impl Engine {
             }
         }
         None
+    }
+
+    /// The next paced packet due at `now`, visiting the transports with queued packets in
+    /// turn (one packet each per visit, so none starves the others). When none is due, sets
+    /// the pacing wakeup to the earliest release.
+    fn poll_paced(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        let mut misses = 0;
+        while misses < self.pacing.active.len() {
+            let i = self.pacing.cursor % self.pacing.active.len();
+            let pid = self.pacing.active[i];
+            let Some(p) = self.participants.get_mut(pid.0) else {
+                self.pacing.active.swap_remove(i);
+                self.pacing.cursor = i;
+                continue;
+            };
+            let Some(pacer) = p.pacer.as_mut() else {
+                self.pacing.active.swap_remove(i);
+                self.pacing.cursor = i;
+                continue;
+            };
+            let Some(r) = pacer.pop(now) else {
+                if pacer.is_empty() {
+                    p.paced_active = false;
+                    self.pacing.active.swap_remove(i);
+                    self.pacing.cursor = i;
+                } else {
+                    self.pacing.cursor = i + 1;
+                    misses += 1;
+                }
+                continue;
+            };
+            self.pacing.cursor = i + 1;
+            misses = 0;
+            if let Some(t) = self.release(now, r, buf) {
+                return Some(t);
+            }
+        }
+        let participants = &self.participants;
+        self.pacing.wakeup = self
+            .pacing
+            .active
+            .iter()
+            .filter_map(|p| participants.get(p.0)?.pacer.as_ref()?.next_send(now))
+            .min();
+        None
+    }
+
+    /// Sends one item the pacer released, unless it waited too long.
+    fn release(&mut self, now: Instant, r: Released<Out>, buf: &mut [u8]) -> Option<Transmit> {
+        let late = now.saturating_duration_since(r.queued_at)
+            > self.config.bandwidth.pacing.max_queue_delay;
+        match r.class {
+            Class::Audio => {}
+            Class::Retransmission | Class::Padding if late => {
+                self.drop(DropReason::PacerQueue);
+                return None;
+            }
+            Class::Retransmission => {}
+            Class::Video if late && !r.item.key => {
+                self.pacer_flush(now, &r.item);
+                return None;
+            }
+            Class::Video | Class::Padding => {
+                let s = self.subscriptions.get_mut(r.item.subscription.0)?;
+                let seq = r.item.rewrite.seq;
+                if s.released
+                    .is_none_or(|(h, _)| (seq.wrapping_sub(h) as i16) > 0)
+                {
+                    s.released = Some((seq, r.item.rewrite.marker && !r.item.rewrite.pad));
+                }
+            }
+        }
+        let (to, len) = self.write_media(now, &r.item, buf)?;
+        self.stats.rtp_out += 1;
+        self.stats.rtp_bytes_out += len as u64;
+        Some(Transmit {
+            to,
+            len,
+            rtcp: false,
+        })
+    }
+
+    /// The queue-delay bound: `out` waited too long, so the subscription's queued video (and
+    /// padding) is dropped and it starts over at the next keyframe, numbering on from what
+    /// actually left (as at a layer switch).
+    #[inline(never)]
+    fn pacer_flush(&mut self, now: Instant, out: &Out) {
+        let sub = out.subscription;
+        let Some(s) = self.subscriptions.get_mut(sub.0) else {
+            return;
+        };
+        s.history.forget(out.rewrite.seq);
+        let mut n = 1;
+        if let Some(pacer) = self
+            .participants
+            .get_mut(s.subscriber.0)
+            .and_then(|p| p.pacer.as_mut())
+        {
+            let history = &mut s.history;
+            for class in [Class::Video, Class::Padding] {
+                n += pacer.remove_if(class, |o| {
+                    let hit = o.subscription == sub;
+                    if hit {
+                        history.forget(o.rewrite.seq);
+                    }
+                    hit
+                });
+            }
+        }
+        s.stats.packets = s.stats.packets.saturating_sub(n as u64);
+        s.forwarder.restart_after(s.released);
+        self.stats.drops[DropReason::PacerQueue.index()] += n as u64;
+        self.stats.pacer_flushes += 1;
+        self.want_keyframe.insert(sub);
+        self.request_keyframe_for(now, sub);
+    }
+
+    /// Sets `pid`'s pacing rate from its estimate: estimate × factor, at least the floor.
+    pub(super) fn update_pacing_rate(&mut self, now: Instant, pid: ParticipantId) {
+        let pc = self.config.bandwidth.pacing;
+        let Some(p) = self.participants.get_mut(pid.0) else {
+            return;
+        };
+        let (Some(bw), Some(pacer)) = (p.bw.as_ref(), p.pacer.as_mut()) else {
+            return;
+        };
+        let e = bw.bwe.target_bitrate();
+        let e = p.estimate_cap.map_or(e, |c| e.min(c));
+        let rate = ((e as f64 * pc.factor) as u64).max(pc.min_rate_bps);
+        pacer.set_rate(now, rate);
     }
 
     /// Writes one outgoing packet: the fast path from the subscription's header template when

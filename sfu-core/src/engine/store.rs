@@ -121,6 +121,9 @@ pub(crate) struct Rewrite {
 #[derive(Debug)]
 pub(crate) struct SendHistory {
     entries: Box<[Sent]>,
+    /// When each entry was last retransmitted: (sequence number, ms since the engine's epoch).
+    /// Touched only by retransmissions, never by the forwarding path.
+    resent: Box<[(u16, u32)]>,
     mask: usize,
 }
 
@@ -138,6 +141,7 @@ impl SendHistory {
         };
         Self {
             entries: vec![empty; len].into_boxed_slice(),
+            resent: vec![(0, u32::MAX); len].into_boxed_slice(),
             mask: len - 1,
         }
     }
@@ -147,6 +151,29 @@ impl SendHistory {
         let i = usize::from(s.rewrite.seq) & self.mask;
         if let Some(e) = self.entries.get_mut(i) {
             *e = s;
+        }
+    }
+
+    /// Whether `out_seq` may be retransmitted at `now_ms` (ms since the epoch): not if it was
+    /// retransmitted less than `min_interval_ms` ago (the receiver's repeated NACKs while the
+    /// first repair is still on its way). Records the retransmission when it may.
+    pub(crate) fn may_resend(&mut self, out_seq: u16, now_ms: u32, min_interval_ms: u32) -> bool {
+        let Some(r) = self.resent.get_mut(usize::from(out_seq) & self.mask) else {
+            return false;
+        };
+        if r.0 == out_seq && r.1 != u32::MAX && now_ms.wrapping_sub(r.1) < min_interval_ms {
+            return false;
+        }
+        *r = (out_seq, now_ms);
+        true
+    }
+
+    /// Forgets what was sent as `out_seq` (it never left: a NACK for it is a miss).
+    pub(crate) fn forget(&mut self, out_seq: u16) {
+        if let Some(e) = self.entries.get_mut(usize::from(out_seq) & self.mask)
+            && e.rewrite.seq == out_seq
+        {
+            e.slot.generation = 0;
         }
     }
 
