@@ -11,6 +11,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use super::store::{Rewrite, Sent, SlotRef};
 use super::{Engine, Error, Event};
 use crate::alloc::{
     AllocEvent, Allocator, AllocatorConfig, DefaultHook, Layer, SpecialtyHook, TrackInput,
@@ -27,6 +28,19 @@ const ALERT_WARMUP: Duration = Duration::from_secs(5);
 /// Probe packets per cluster at most: 72 kB of padding, 400 ms at 1.4 Mbps (a cluster is
 /// 15 ms at twice the estimate, up to 400 ms after token-bucket contradictions).
 const MAX_PROBE_PACKETS: u64 = 256;
+/// A probe packet for a media stream (no RTX) that finds a frame half forwarded waits this
+/// long before it tries again: a frame's packets arrive within a few milliseconds.
+pub(super) const PROBE_RETRY: Duration = Duration::from_millis(1);
+/// ...at most this many times; then it is dropped (the publisher stopped mid-frame), so one
+/// stuck stream cannot hold up the probes queued behind it.
+pub(super) const MAX_PROBE_RETRIES: u8 = 50;
+/// The send-history slot of a padding packet the engine made up (a probe without RTX): it
+/// names no stored packet (no store has `u32::MAX` slots), so a NACK for its number is
+/// answered with padding, never with media.
+pub(super) const PADDING_SLOT: SlotRef = SlotRef {
+    index: u32::MAX,
+    generation: 1,
+};
 
 /// Buckets of the meter's sliding window.
 const BUCKETS: usize = 9;
@@ -207,6 +221,8 @@ pub(crate) struct ProbeOut {
     /// When to send it: a cluster is paced evenly over its duration, so the estimator reads
     /// a real sending rate (a burst sent at one instant has none).
     pub(crate) at: Instant,
+    /// Times it waited for a frame to end on its media stream (no RTX).
+    pub(crate) retries: u8,
 }
 
 impl Engine {
@@ -437,17 +453,11 @@ impl Engine {
         }
     }
 
-    /// Queues a probe cluster as padding packets on one of `pid`'s RTX streams.
+    /// Queues a probe cluster as padding packets toward `pid`, on the carrier
+    /// [`Engine::probe_carrier`] picks. Nothing is queued when `pid` receives no video.
     fn queue_probe(&mut self, now: Instant, pid: ParticipantId, c: crate::bwe::ProbeCluster) {
-        let Some(p) = self.participants.get(pid.0) else {
-            return;
-        };
-        let Some(sub) = p.subscriptions.iter().copied().find(|s| {
-            self.subscriptions
-                .get(s.0)
-                .is_some_and(|x| x.config.rtx_ssrc.is_some() && x.config.rtx_payload_type.is_some())
-        }) else {
-            return; // no RTX stream to pad on: no probing for this subscriber
+        let Some(sub) = self.probe_carrier(pid) else {
+            return; // no video stream to pad on (audio is never padded)
         };
         let per = (PROBE_PADDING + RTP_HEADER_LEN + 16) as u64;
         let n = u64::from(c.min_packets)
@@ -465,22 +475,92 @@ impl Engine {
                 subscription: sub,
                 cluster: c.id,
                 at: start + step * i as u32,
+                retries: 0,
             });
         }
     }
 
-    /// Writes one probe: a padding-only packet on the subscription's RTX stream, with the
-    /// subscriber's mid, transport-wide sequence number and abs-send-time.
+    /// The subscription whose stream carries `pid`'s probes, best first:
+    ///
+    /// 1. One with RTX negotiated: padding on the RTX stream, which the receiver drops without
+    ///    touching the media stream (what browsers negotiate).
+    /// 2. A video subscription without RTX that is forwarding a layer: padding on its media
+    ///    SSRC between frames (libwebrtc's sender does the same without RTX).
+    /// 3. Any other video subscription without RTX (paused by the allocator, or waiting for
+    ///    its first keyframe): padding on its media SSRC too. This is the case of a viewer
+    ///    whose only video layer does not fit the estimate it starts from: without a probe
+    ///    the estimate, fed by audio alone, never reaches the layer, and the layer stays
+    ///    paused for good. The SSRC is the one signalled for the stream, so the receiver
+    ///    knows it before any media; [`super::forward::Forwarder::take_padding`] says which
+    ///    numbers and timestamps such padding takes.
+    ///
+    /// Audio never carries probes (libwebrtc does not pad audio either): with only audio
+    /// subscriptions there is nothing to probe for, as no video layer waits for bandwidth.
+    /// (Duplicating already-forwarded media as probes, libwebrtc's "probe with media", was
+    /// not chosen: it needs media recently sent, which a paused-only transport does not have,
+    /// and every duplicate reaches the decoder path as a duplicate packet, whereas padding is
+    /// discarded at the RTP layer after its sequence number is noted.)
+    pub(super) fn probe_carrier(&self, pid: ParticipantId) -> Option<SubscriptionId> {
+        let p = self.participants.get(pid.0)?;
+        let mut best: Option<(u8, SubscriptionId)> = None;
+        for &sub in &p.subscriptions {
+            let Some(s) = self.subscriptions.get(sub.0) else {
+                continue;
+            };
+            let audio = self
+                .tracks
+                .get(s.track.0)
+                .is_none_or(|t| t.config.codec.is_audio());
+            let rank = if s.config.rtx_ssrc.is_some() && s.config.rtx_payload_type.is_some() {
+                0
+            } else if audio {
+                continue;
+            } else if !s.forwarder.paused && s.forwarder.current.is_some() {
+                1
+            } else {
+                2
+            };
+            if best.is_none_or(|(r, _)| rank < r) {
+                best = Some((rank, sub));
+            }
+        }
+        best.map(|(_, sub)| sub)
+    }
+
+    /// Writes one probe packet into `buf`: padding only (255 bytes of it, the most an RTP
+    /// padding count can say), with the subscriber's mid, transport-wide sequence number and
+    /// abs-send-time, tagged with the cluster for the estimator.
+    ///
+    /// - **With RTX** negotiated for the subscription: on the RTX stream, under the RTX
+    ///   payload type and the RTX stream's own sequence numbers, with the timestamp of the
+    ///   last media packet forwarded. The receiver's RTX depacketizer drops it.
+    /// - **Without RTX**: on the media SSRC, with the media payload type, the marker bit
+    ///   clear, the timestamp of the last packet sent and the next number of the
+    ///   subscription's rewritten sequence ([`super::forward::Forwarder::take_padding`]), only
+    ///   between frames: while a frame is half forwarded the packet waits
+    ///   ([`ProbeWrite::Later`], up to [`MAX_PROBE_RETRIES`] times [`PROBE_RETRY`], then it is
+    ///   dropped). It also waits while media is queued (`media_queued`, [`ProbeWrite::AfterMedia`]):
+    ///   the queued packets hold lower numbers and must leave first, or the receiver would see
+    ///   the padding overtake them. It is recorded in the send history, so a NACK for its
+    ///   number is answered with padding under that number, never with media.
     pub(super) fn write_probe(
         &mut self,
         now: Instant,
         pr: &ProbeOut,
         buf: &mut [u8],
-    ) -> Option<usize> {
+        media_queued: bool,
+    ) -> ProbeWrite {
         let abs = super::abs_send_time(&mut self.abs_cache, self.epoch, now);
-        let s = self.subscriptions.get_mut(pr.subscription.0)?;
-        let (rtx_ssrc, rtx_pt) = (s.config.rtx_ssrc?, s.config.rtx_payload_type?);
-        let sub_p = self.participants.get_mut(pr.to.0)?;
+        let Some(s) = self.subscriptions.get_mut(pr.subscription.0) else {
+            return ProbeWrite::Gone;
+        };
+        let Some(sub_p) = self.participants.get_mut(pr.to.0) else {
+            return ProbeWrite::Gone;
+        };
+        let rtx = s.config.rtx_ssrc.zip(s.config.rtx_payload_type);
+        if rtx.is_none() && media_queued {
+            return ProbeWrite::AfterMedia;
+        }
         let ids = sub_p.config.extensions;
         let tw = sub_p.twcc_out.to_be_bytes();
         let mid = s.config.mid;
@@ -503,14 +583,45 @@ impl Engine {
         };
         let total = RTP_HEADER_LEN + ext_len + PROBE_PADDING;
         if buf.len() < total {
-            return None;
+            return ProbeWrite::Gone;
         }
-        s.rtx_seq = s.rtx_seq.wrapping_add(1);
+        let (ssrc, pt, seq, ts) = match rtx {
+            Some((rtx_ssrc, rtx_pt)) => {
+                s.rtx_seq = s.rtx_seq.wrapping_add(1);
+                let ts = s.forwarder.last_out().map_or(0, |(ts, _)| ts);
+                (rtx_ssrc.0, rtx_pt, s.rtx_seq, ts)
+            }
+            None => {
+                let own = s.config.ssrc.0;
+                let Some((seq, ts)) =
+                    s.forwarder
+                        .take_padding(now, own as u16 ^ 0x5a5a, own.rotate_left(16))
+                else {
+                    return if pr.retries >= MAX_PROBE_RETRIES {
+                        ProbeWrite::Gone
+                    } else {
+                        ProbeWrite::Later(now + PROBE_RETRY)
+                    };
+                };
+                s.history.record(Sent {
+                    slot: PADDING_SLOT,
+                    rewrite: Rewrite {
+                        seq,
+                        ts,
+                        marker: false,
+                        vp8: None,
+                        pad: true,
+                    },
+                });
+                s.stats.padding_packets += 1;
+                (own, s.config.payload_type, seq, ts)
+            }
+        };
         buf[0] = 0x80 | 0x20 | if ext_len > 0 { 0x10 } else { 0 };
-        buf[1] = rtx_pt & 0x7f;
-        buf[2..4].copy_from_slice(&s.rtx_seq.to_be_bytes());
-        buf[4..8].copy_from_slice(&s.forwarder.last_out().map_or(0, |(ts, _)| ts).to_be_bytes());
-        buf[8..12].copy_from_slice(&rtx_ssrc.0.to_be_bytes());
+        buf[1] = pt & 0x7f;
+        buf[2..4].copy_from_slice(&seq.to_be_bytes());
+        buf[4..8].copy_from_slice(&ts.to_be_bytes());
+        buf[8..12].copy_from_slice(&ssrc.to_be_bytes());
         let mut pos = RTP_HEADER_LEN;
         if ext_len > 0 {
             buf[pos..pos + 2].copy_from_slice(&0xBEDEu16.to_be_bytes());
@@ -537,8 +648,24 @@ impl Engine {
                 bw.bwe.on_packet_sent(now, seq, total, Some(pr.cluster));
             }
         }
-        Some(total)
+        self.stats.probe_packets += 1;
+        ProbeWrite::Sent(total)
     }
+}
+
+/// What became of a probe packet at the head of the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ProbeWrite {
+    /// Written into the buffer, this long.
+    Sent(usize),
+    /// Not now (a frame is half forwarded on its media stream): retry at this time.
+    Later(Instant),
+    /// Not before the queued media has gone (padding on a media stream must not overtake
+    /// it).
+    AfterMedia,
+    /// Its subscription or subscriber is gone, the buffer is too small, or it waited too
+    /// long: dropped.
+    Gone,
 }
 
 #[cfg(test)]

@@ -6,6 +6,11 @@
 //! continuous across switches and drops (leaving one deliberate gap when the previous layer's
 //! frame was cut short, so the decoder discards it), maps timestamps across layers using the
 //! publishers' sender reports, and keeps VP8 picture IDs and TL0PICIDX continuous.
+//!
+//! It also hands out numbers for padding-only packets the engine sends on the media stream
+//! (bandwidth probes toward a subscriber without RTX, see [`Forwarder::take_padding`]): a
+//! padding packet takes the next outgoing number and the media after it moves up by one, so
+//! the subscriber sees one unbroken sequence of media and padding.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -53,6 +58,8 @@ const BREAKPOINTS: usize = 256;
 #[derive(Debug)]
 pub(crate) struct Forwarder {
     clock_rate: u32,
+    /// An audio stream: never padded (see [`Forwarder::take_padding`]).
+    audio: bool,
     pub(crate) current: Option<u8>,
     pub(crate) target: u8,
     pub(crate) max_temporal: u8,
@@ -80,6 +87,9 @@ pub(crate) struct Forwarder {
     last_out_tl0: Option<u8>,
     /// The last forwarded packet ended a frame.
     last_marker: bool,
+    /// Timestamp of the packet numbered `last_out_seq` (what a padding packet after it
+    /// carries).
+    last_seq_ts: u32,
     /// Current frame is being dropped (temporal filtering decides per frame).
     dropping_frame: bool,
     /// Timestamp of the frame `dropping_frame` was decided for.
@@ -90,6 +100,7 @@ impl Forwarder {
     pub(crate) fn new(clock_rate: u32, audio: bool) -> Self {
         Self {
             clock_rate,
+            audio,
             current: if audio { Some(0) } else { None },
             target: 0,
             max_temporal: u8::MAX,
@@ -110,8 +121,89 @@ impl Forwarder {
             last_out_picid: None,
             last_out_tl0: None,
             last_marker: true,
+            last_seq_ts: 0,
             dropping_frame: false,
             frame_ts: None,
+        }
+    }
+
+    /// Takes the next outgoing sequence number for a padding-only packet on the media stream
+    /// (a bandwidth probe toward a subscriber that negotiated no RTX) and returns it with the
+    /// timestamp to send it under. The packet is accounted for in the numbering: media
+    /// forwarded after it continues with the number after it (no gap, no duplicate), and media
+    /// late from the publisher (repairs) still takes the numbers reserved for it before.
+    ///
+    /// Padding goes only between frames, as libwebrtc's sender does without RTX: a padding
+    /// packet inside a frame would split it for receivers that assemble frames by sequence
+    /// number. So:
+    ///
+    /// - **Forwarding** (a layer current, not paused): only when the last packet forwarded
+    ///   ended a frame (marker bit); the padding carries that packet's timestamp. `None`
+    ///   otherwise: the engine retries once the frame is through.
+    /// - **Paused, or waiting for a keyframe to resume**: the frame in flight at the pause may
+    ///   have been cut short; then one number is skipped first, exactly the gap a resume leaves
+    ///   (the subscriber discards the cut frame as at a layer switch), and the resume
+    ///   continues after the padding without a second gap. The padding carries the timestamp
+    ///   of the last packet sent.
+    /// - **Nothing forwarded yet** (paused, or waiting for the first keyframe, from the
+    ///   start): the stream starts with the padding, at `seed_seq` and `seed_ts` (the engine
+    ///   derives them from the subscription's SSRC; RFC 3550 only asks that they be
+    ///   unpredictable from outside, which the signalled SSRC already is), and the padding
+    ///   counts as the last packet sent at `now`: the first keyframe's timestamp continues
+    ///   from it by the time elapsed, as after a layer switch, and sender reports describe
+    ///   the same clock from then on.
+    ///
+    /// `None` for audio: libwebrtc never pads an audio stream (a marker bit there does not end
+    /// a frame), and neither do we.
+    pub(crate) fn take_padding(
+        &mut self,
+        now: Instant,
+        seed_seq: u16,
+        seed_ts: u32,
+    ) -> Option<(u16, u32)> {
+        if self.audio {
+            return None;
+        }
+        let forwarding = !self.paused && self.current.is_some();
+        match (self.last_out_seq, self.last_in) {
+            (Some(last), Some(last_in)) if forwarding => {
+                if !self.last_marker {
+                    return None;
+                }
+                let seq = last + 1;
+                // The next in-order packet (last_in + 1) takes seq + 1. A breakpoint already
+                // at last_in + 1 (an earlier padding, or a drop, since the last packet) is
+                // updated in place, so a probe cluster between two frames costs one entry and
+                // the older entries late repairs need are kept.
+                let from = last_in + 1;
+                let offset = seq as i64 - last_in as i64;
+                match self.breakpoints.back_mut() {
+                    Some(b) if b.0 == from => {
+                        b.1 = offset;
+                        self.offset = offset;
+                    }
+                    _ => self.push_breakpoint(from, offset),
+                }
+                self.last_out_seq = Some(seq);
+                Some((seq as u16, self.last_seq_ts))
+            }
+            (Some(_), _) if forwarding => None, // not reached: a current video layer has input
+            (Some(last), _) => {
+                let seq = last + 1 + u64::from(!self.last_marker);
+                self.last_out_seq = Some(seq);
+                self.last_marker = true;
+                Some((seq as u16, self.last_seq_ts))
+            }
+            (None, _) => {
+                // Far from 0 in the extended space, so offsets from it never underflow.
+                let seq = (1 << 32) + u64::from(seed_seq);
+                self.last_out_seq = Some(seq);
+                self.last_marker = true;
+                self.last_seq_ts = seed_ts;
+                self.last_out_ts = seed_ts;
+                self.last_out_at = Some(now);
+                Some((seed_seq, seed_ts))
+            }
         }
     }
 
@@ -321,11 +413,12 @@ impl Forwarder {
     #[inline(always)]
     fn forward(&mut self, p: &PacketInfo, offset: i64, switched: bool) -> Verdict {
         let out_seq = (p.ext_seq as i64 + offset) as u64;
+        let ts = p.ts.wrapping_add(self.ts_offset);
         if self.last_out_seq.is_none_or(|l| out_seq > l) {
             self.last_out_seq = Some(out_seq);
             self.last_marker = p.marker;
+            self.last_seq_ts = ts;
         }
-        let ts = p.ts.wrapping_add(self.ts_offset);
         if p.arrival >= self.last_out_at.unwrap_or(p.arrival) {
             self.last_out_ts = ts;
             self.last_out_at = Some(p.arrival);

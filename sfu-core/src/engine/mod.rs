@@ -21,7 +21,7 @@ use crate::codec::{H264Info, Vp8Descriptor};
 use crate::ids::{ParticipantId, RoomId, SubscriptionId, TrackId};
 use crate::rtcp::{self, RtcpPacket, SenderInfo};
 use crate::rtp::{RTP_HEADER_LEN, RtpPacket};
-use bandwidth::{Alloc, HookBox, LayerMeter, ProbeOut, SubscriberBandwidth};
+use bandwidth::{Alloc, HookBox, LayerMeter, ProbeOut, ProbeWrite, SubscriberBandwidth};
 use forward::{Forwarder, PacketInfo, Verdict, Vp8Ids};
 use recv::{RecvStream, SrInfo};
 use slab::Slab;
@@ -371,6 +371,19 @@ fn abs_send_time(cache: &mut Option<(Instant, [u8; 3])>, epoch: Instant, now: In
             v
         }
     }
+}
+
+/// What a padding resend is built from when its slot holds no packet (a probe's padding on
+/// a media stream never had one, and an old slot may have been reused): nothing but the
+/// padding itself.
+fn padding_source(out: &Out) -> Option<(&'static [u8], &'static SlotMeta)> {
+    const NO_META: SlotMeta = SlotMeta {
+        payload: (0, 0),
+        audio_level: None,
+        dd: None,
+        vp8: None,
+    };
+    out.rewrite.pad.then_some((&[], &NO_META))
 }
 
 fn twcc_seq(p: &RtpPacket<'_>, ids: &ExtensionIds) -> Option<u16> {
@@ -1317,7 +1330,8 @@ impl Engine {
             self.stats.drops[DropReason::HistoryMiss.index()] += 1;
             return;
         };
-        if self.store.get(sent.slot).is_none() {
+        // Padding needs no stored packet (a probe's padding never had one).
+        if !sent.rewrite.pad && self.store.get(sent.slot).is_none() {
             self.stats.drops[DropReason::HistoryMiss.index()] += 1;
             return;
         }
@@ -1740,17 +1754,29 @@ impl Engine {
             }
             self.drop(DropReason::TooLarge);
         }
-        if self.probes.front().is_some_and(|p| p.at <= now)
-            && let Some(pr) = self.probes.pop_front()
-            && let Some(len) = self.write_probe(now, &pr, buf)
-        {
-            self.stats.rtp_out += 1;
-            self.stats.rtp_bytes_out += len as u64;
-            return Some(Transmit {
-                to: pr.to,
-                len,
-                rtcp: false,
-            });
+        if let Some(pr) = self.probes.front().copied().filter(|p| p.at <= now) {
+            match self.write_probe(now, &pr, buf, !self.transmit.is_empty()) {
+                ProbeWrite::Sent(len) => {
+                    self.probes.pop_front();
+                    self.stats.rtp_out += 1;
+                    self.stats.rtp_bytes_out += len as u64;
+                    return Some(Transmit {
+                        to: pr.to,
+                        len,
+                        rtcp: false,
+                    });
+                }
+                ProbeWrite::Later(at) => {
+                    if let Some(front) = self.probes.front_mut() {
+                        front.at = at;
+                        front.retries += 1;
+                    }
+                }
+                ProbeWrite::AfterMedia => {}
+                ProbeWrite::Gone => {
+                    self.probes.pop_front();
+                }
+            }
         }
         while let Some(out) = self.transmit.pop_front() {
             if self.transmit.is_empty() {
@@ -1784,7 +1810,7 @@ impl Engine {
         let Some(t) = s.template.as_ref().filter(|_| out.rtx_osn.is_none()) else {
             return self.write_media_general(now, out, buf);
         };
-        let (src, meta) = self.store.get(out.slot)?;
+        let (src, meta) = self.store.get(out.slot).or(padding_source(out))?;
         let dd = match meta.dd {
             Some((o, l)) => {
                 let d = src.get(usize::from(o)..usize::from(o) + usize::from(l))?;
@@ -1891,7 +1917,7 @@ impl Engine {
     ) -> Option<(ParticipantId, usize)> {
         let abs = abs_send_time(&mut self.abs_cache, self.epoch, now);
         let s = self.subscriptions.get_mut(out.subscription.0)?;
-        let (src, meta) = self.store.get(out.slot)?;
+        let (src, meta) = self.store.get(out.slot).or(padding_source(out))?;
         let sub_p = self.participants.get_mut(s.subscriber.0)?;
         let ids = sub_p.config.extensions;
         let (ssrc, pt, seq) = match out.rtx_osn {
