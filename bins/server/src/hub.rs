@@ -132,6 +132,13 @@ pub enum Command {
         /// Whether the participant exists and has a transport.
         reply: oneshot::Sender<bool>,
     },
+    /// `GET /debug/estimates`.
+    DebugEstimates {
+        /// JSON: `{"estimates": {"p7": {"bps": .., "delay_based_bps": .., "loss_based_bps":
+        /// .., "loss_fraction": .., "state": ".."}, ...}, "probe_packets": n}`, for the
+        /// participants whose feedback has arrived.
+        reply: oneshot::Sender<String>,
+    },
     /// `GET /debug/frames`.
     DebugFrames {
         /// JSON.
@@ -515,6 +522,30 @@ impl Hub {
                     .and_then(|m| m.participant);
                 let ok = p.is_some_and(|p| self.engine.set_estimate_cap(p, bps).is_ok());
                 let _ = reply.send(ok);
+            }
+            Command::DebugEstimates { reply } => {
+                let estimates: serde_json::Map<String, serde_json::Value> = self
+                    .members
+                    .iter()
+                    .filter_map(|(n, m)| {
+                        let p = m.participant?;
+                        let bps = self.engine.estimate(p)?;
+                        let bwe = self.engine.estimator(p)?;
+                        let detail = serde_json::json!({
+                            "bps": bps,
+                            "delay_based_bps": bwe.delay_based_bitrate(),
+                            "loss_based_bps": bwe.loss_based_bitrate(),
+                            "loss_fraction": bwe.loss_fraction(),
+                            "state": format!("{:?}", bwe.state()),
+                        });
+                        Some((format!("p{n}"), detail))
+                    })
+                    .collect();
+                let json = serde_json::json!({
+                    "estimates": estimates,
+                    "probe_packets": self.engine.stats().probe_packets,
+                });
+                let _ = reply.send(json.to_string());
             }
             Command::DebugFrames { reply } => {
                 let frames = self.recorder.as_ref().map(FrameRecorder::frames);
