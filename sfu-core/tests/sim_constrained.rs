@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sim_common::{path, t0};
 use telesfu_core::engine::{DropReason, EngineConfig, LayerPreference};
-use telesfu_core::sim::{LayerConfig, LinkConfig, PublisherConfig, Sim, SimConfig};
+use telesfu_core::sim::{LayerConfig, LinkConfig, Loss, PublisherConfig, Sim, SimConfig};
 use telesfu_core::{Event, SubscriptionId};
 
 /// `tc qdisc add ... tbf rate 500kbit burst <burst> latency <latency>`: limit = rate ×
@@ -233,6 +233,61 @@ fn a_viewer_without_rtx_gets_video() {
         assert_eq!(d.frames_undecodable, 0, "{label}: {d:?}");
         assert_eq!(d.malformed, 0, "{label}: {d:?}");
     }
+}
+
+/// The same viewer without RTX with SFrame-encrypted video (emulated): the padding on the
+/// media stream carries no payload and the media's encrypted payloads go through as they came,
+/// so the viewer gets every frame decodable.
+#[test]
+fn a_viewer_without_rtx_gets_sframe_encrypted_video() {
+    let single = PublisherConfig::vp8()
+        .with_layers(vec![LayerConfig::new(640, 360, 1_000_000)])
+        .with_sframe(true);
+    let mut c = call(4, path(20), single, false);
+    let m = measure(&mut c, Duration::from_secs(5), Duration::from_secs(10));
+    let d = c.sim.decoder(c.video).unwrap().stats();
+    let padding = c
+        .sim
+        .engine()
+        .subscription_stats(c.video)
+        .unwrap()
+        .padding_packets;
+    print(&format!("no RTX, SFrame ({padding} padding packets)"), &m);
+    assert!(padding > 0, "no probe went on the media stream");
+    assert!(m.fps >= 28.0, "{:.1} fps", m.fps);
+    assert_eq!(m.resolution, Some((640, 360)));
+    assert_eq!(
+        (d.malformed, d.frames_undecodable, d.gaps_unexplained),
+        (0, 0, 0),
+        "{d:?}"
+    );
+}
+
+/// A viewer without RTX on a lossy downlink (3 % random loss): it climbs and gets video, and
+/// every number lost (media retransmitted on the media stream, padding answered with padding
+/// under its number) is repaired.
+#[test]
+fn a_viewer_without_rtx_on_a_lossy_link_gets_video() {
+    let single = PublisherConfig::vp8().with_layers(vec![LayerConfig::new(640, 360, 1_000_000)]);
+    let mut c = call(5, path(20).with_loss(Loss::Random(0.03)), single, false);
+    let m = measure(&mut c, Duration::from_secs(5), Duration::from_secs(15));
+    let d = c.sim.decoder(c.video).unwrap().stats();
+    let s = c.sim.engine().subscription_stats(c.video).unwrap();
+    print(
+        &format!(
+            "no RTX, 3 % loss ({} padding packets, {} retransmissions)",
+            s.padding_packets, s.retransmissions
+        ),
+        &m,
+    );
+    println!("  decoder: {d:?}");
+    assert!(s.padding_packets > 0, "no probe went on the media stream");
+    assert!(m.fps >= 20.0, "{:.1} fps", m.fps);
+    assert_eq!(
+        d.gaps_unexplained, 0,
+        "every lost number was repaired: {d:?}"
+    );
+    assert_eq!(d.malformed, 0, "{d:?}");
 }
 
 /// A viewer without RTX behind the 500 kbps token bucket, publisher on the browser ladder:

@@ -671,6 +671,338 @@ pub(super) enum ProbeWrite {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bwe::ProbeCluster;
+    use crate::engine::{
+        Codec, EncodingConfig, EngineConfig, ExtensionIds, Input, LayerPreference, Mid,
+        ParticipantConfig, SubscriptionConfig, TrackConfig,
+    };
+    use crate::ids::{Ssrc, TrackId};
+    use crate::rtp::RtpPacket;
+
+    const TWCC: u8 = 3;
+    const MID: u8 = 1;
+    const SUB_SSRC: u32 = 5000;
+
+    /// A VP8 packet from the publisher (SSRC 100): transport-cc, a descriptor with a 15-bit
+    /// picture ID, then the frame tag at a frame start, then `body` (the encrypted rest of an
+    /// SFrame payload, or any bytes).
+    fn vp8(seq: u16, ts: u32, start: bool, key: bool, marker: bool, body: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x90, 96 | if marker { 0x80 } else { 0 }];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&ts.to_be_bytes());
+        p.extend_from_slice(&100u32.to_be_bytes());
+        p.extend_from_slice(&[0xbe, 0xde, 0, 1, (TWCC << 4) | 1]);
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.push(0);
+        p.push(0x80 | if start { 0x10 } else { 0 });
+        p.push(0x80);
+        p.extend_from_slice(&(0x8000 | (ts / 3000) as u16).to_be_bytes());
+        if start {
+            if key {
+                p.extend_from_slice(&[0x50, 0x42, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01]);
+            } else {
+                p.extend_from_slice(&[0x51, 0x42, 0x00]);
+            }
+        }
+        p.extend_from_slice(body);
+        p
+    }
+
+    struct Call {
+        e: Engine,
+        now: Instant,
+        publisher: ParticipantId,
+        viewer: ParticipantId,
+        track: TrackId,
+        sub: SubscriptionId,
+        buf: Vec<u8>,
+        next_cluster: u32,
+    }
+
+    impl Call {
+        fn new(rtx: bool, pref: LayerPreference) -> Self {
+            #[allow(clippy::disallowed_methods)]
+            let now = Instant::now();
+            // Estimation on (so probes count in `poll_timeout`), the allocator's own probing
+            // off: the tests queue the clusters.
+            let mut config = EngineConfig::default();
+            config.bandwidth.enabled = true;
+            config.bandwidth.probing = false;
+            let mut e = Engine::new(config, now, 0xe000_0000_0000_0000, 3);
+            let pc = ParticipantConfig {
+                extensions: ExtensionIds {
+                    transport_cc: Some(TWCC),
+                    mid: Some(MID),
+                    ..ExtensionIds::default()
+                },
+            };
+            let room = e.create_room();
+            let publisher = e.add_participant(room, pc).unwrap();
+            let viewer = e.add_participant(room, pc).unwrap();
+            let enc = vec![EncodingConfig::ssrc(Ssrc(100), None)];
+            let track = e
+                .publish(publisher, TrackConfig::new(Codec::Vp8, 96, None, enc))
+                .unwrap();
+            let mut cfg = SubscriptionConfig::new(Ssrc(SUB_SSRC), 96);
+            if rtx {
+                cfg = cfg.with_rtx(Ssrc(SUB_SSRC + 1), 97);
+            }
+            cfg.preference = pref;
+            cfg.mid = Mid::new("0");
+            let sub = e.subscribe(now, viewer, track, cfg).unwrap();
+            Self {
+                e,
+                now,
+                publisher,
+                viewer,
+                track,
+                sub,
+                buf: vec![0; 1500],
+                next_cluster: 1,
+            }
+        }
+
+        fn send(&mut self, p: &[u8]) {
+            self.e.handle_input(
+                self.now,
+                Input::Datagram {
+                    from: self.publisher,
+                    contents: p,
+                },
+            );
+        }
+
+        fn nack(&mut self, seqs: &[u16]) {
+            let mut b = [0u8; 200];
+            let n = crate::rtcp::write_nack(&mut b, 77, SUB_SSRC, seqs).unwrap();
+            self.e.handle_input(
+                self.now,
+                Input::Datagram {
+                    from: self.viewer,
+                    contents: &b[..n],
+                },
+            );
+        }
+
+        /// Queues a cluster of `n` probe packets, all due now.
+        fn probe(&mut self, n: u32) {
+            let c = ProbeCluster {
+                id: ProbeClusterId(self.next_cluster),
+                target_bps: 1_000_000,
+                min_packets: n,
+                min_bytes: 0,
+                duration: Duration::ZERO,
+            };
+            self.next_cluster += 1;
+            let (now, viewer) = (self.now, self.viewer);
+            self.e.queue_probe(now, viewer, c);
+        }
+
+        /// RTP packets sent to the viewer since the last call.
+        fn drain(&mut self) -> Vec<Vec<u8>> {
+            let mut out = Vec::new();
+            while let Some(t) = self.e.poll_transmit(self.now, &mut self.buf) {
+                if t.to == self.viewer && !t.rtcp {
+                    out.push(self.buf[..t.len].to_vec());
+                }
+            }
+            out
+        }
+
+        fn advance(&mut self, ms: u64) {
+            self.now += Duration::from_millis(ms);
+            self.e.handle_input(self.now, Input::Timeout);
+        }
+    }
+
+    /// (seq, ts, marker, padding only, payload) of a packet sent.
+    fn view(p: &[u8]) -> (u16, u32, bool, bool, Vec<u8>) {
+        let r = RtpPacket::parse(p).expect("valid RTP");
+        (
+            r.sequence_number(),
+            r.timestamp(),
+            r.marker(),
+            r.is_padding_only(),
+            r.payload().to_vec(),
+        )
+    }
+
+    #[test]
+    fn padding_on_the_media_stream_keeps_the_sequence_continuous() {
+        let mut c = Call::new(false, LayerPreference::ALL);
+        // Opaque bodies: an SFrame payload is ciphertext after the clear VP8 header.
+        let body = |i: u8| {
+            (0..120u8)
+                .map(|b| b.wrapping_mul(31) ^ i)
+                .collect::<Vec<u8>>()
+        };
+        let mut sent_media = Vec::new();
+        let mut all = Vec::new();
+        for (seq, ts, start, key, marker) in
+            [(1, 3000, true, true, false), (2, 3000, false, true, true)]
+        {
+            let p = vp8(seq, ts, start, key, marker, &body(seq as u8));
+            sent_media.push(RtpPacket::parse(&p).unwrap().payload().to_vec());
+            c.send(&p);
+        }
+        all.extend(c.drain());
+        // Half of the next frame, then a probe cluster: it waits for the frame's end.
+        let p = vp8(3, 6000, true, false, false, &body(3));
+        sent_media.push(RtpPacket::parse(&p).unwrap().payload().to_vec());
+        c.send(&p);
+        c.probe(3);
+        let got = c.drain();
+        assert_eq!(got.len(), 1, "only the media: no padding inside a frame");
+        all.extend(got);
+        assert_eq!(c.e.stats().probe_packets, 0);
+        let due = c.e.poll_timeout().unwrap();
+        assert!(
+            due > c.now,
+            "the waiting probe does not spin the caller's loop"
+        );
+        let p = vp8(4, 6000, false, false, true, &body(4));
+        sent_media.push(RtpPacket::parse(&p).unwrap().payload().to_vec());
+        c.send(&p);
+        all.extend(c.drain());
+        c.advance(2);
+        let pads = c.drain();
+        assert_eq!(pads.len(), 3, "the cluster goes once the frame has ended");
+        all.extend(pads.iter().cloned());
+        for (seq, ts, start, key, marker) in
+            [(5, 9000, true, false, false), (6, 9000, false, false, true)]
+        {
+            let p = vp8(seq, ts, start, key, marker, &body(seq as u8));
+            sent_media.push(RtpPacket::parse(&p).unwrap().payload().to_vec());
+            c.send(&p);
+        }
+        all.extend(c.drain());
+
+        let v: Vec<_> = all.iter().map(|p| view(p)).collect();
+        assert_eq!(v.len(), 9, "{v:?}");
+        // One unbroken sequence: media, media, media, media, 3 x padding, media, media.
+        for w in v.windows(2) {
+            assert_eq!(w[1].0, w[0].0.wrapping_add(1), "{v:?}");
+        }
+        let kinds: Vec<bool> = v.iter().map(|x| x.3).collect();
+        assert_eq!(
+            kinds,
+            [false, false, false, false, true, true, true, false, false]
+        );
+        for (i, pad) in pads.iter().enumerate() {
+            let r = RtpPacket::parse(pad).unwrap();
+            assert!(r.is_padding_only() && r.payload().is_empty());
+            assert_eq!(pad[0] & 0x20, 0x20, "padding bit");
+            assert_eq!(r.padding_len(), PROBE_PADDING);
+            assert_eq!(usize::from(*pad.last().unwrap()), PROBE_PADDING);
+            assert_eq!(
+                (r.ssrc(), r.payload_type(), r.marker()),
+                (SUB_SSRC, 96, false)
+            );
+            assert_eq!(r.timestamp(), v[3].1, "the last frame's timestamp");
+            assert_eq!(r.extension(MID), Some(&b"0"[..]));
+            let tw = r.extension(TWCC).expect("transport-wide sequence number");
+            let prev = RtpPacket::parse(&all[3 + i]).unwrap();
+            let prev_tw = prev.extension(TWCC).unwrap();
+            assert_eq!(
+                u16::from_be_bytes([tw[0], tw[1]]),
+                u16::from_be_bytes([prev_tw[0], prev_tw[1]]).wrapping_add(1)
+            );
+        }
+        // Media payloads (here: opaque, as under SFrame) went out byte for byte.
+        let media: Vec<Vec<u8>> = v.iter().filter(|x| !x.3).map(|x| x.4.clone()).collect();
+        assert_eq!(media, sent_media);
+        assert_eq!(c.e.stats().probe_packets, 3);
+        assert_eq!(c.e.subscription_stats(c.sub).unwrap().padding_packets, 3);
+        assert_eq!(c.e.subscription_stats(c.sub).unwrap().packets, 6);
+
+        // A NACK for a padding number gets padding under that number, never media; one for
+        // a media number gets that media (no RTX: on the media stream); one for a number
+        // never sent gets nothing.
+        let (pad_seq, media_seq) = (v[5].0, v[2].0);
+        c.nack(&[pad_seq]);
+        let r = c.drain();
+        assert_eq!(r.len(), 1);
+        let (seq, ts, marker, pad, payload) = view(&r[0]);
+        assert_eq!((seq, ts, marker, pad), (pad_seq, v[5].1, false, true));
+        assert!(payload.is_empty());
+        c.nack(&[media_seq]);
+        let r = c.drain();
+        assert_eq!(r.len(), 1);
+        assert_eq!(view(&r[0]), v[2]);
+        let misses = c.e.stats().dropped(crate::engine::DropReason::HistoryMiss);
+        c.nack(&[v[8].0.wrapping_add(5)]);
+        assert!(c.drain().is_empty());
+        assert_eq!(
+            c.e.stats().dropped(crate::engine::DropReason::HistoryMiss),
+            misses + 1
+        );
+    }
+
+    #[test]
+    fn a_paused_only_transport_is_probed_on_its_video_stream() {
+        let mut paused = LayerPreference::ALL;
+        paused.paused = true;
+        let mut c = Call::new(false, paused);
+        c.send(&vp8(1, 3000, true, true, true, &[1; 50]));
+        assert!(c.drain().is_empty(), "paused: no media");
+        assert_eq!(c.e.probe_carrier(c.viewer), Some(c.sub));
+        c.probe(2);
+        let pads = c.drain();
+        assert_eq!(pads.len(), 2);
+        let (a, ts, ..) = view(&pads[0]);
+        let (b, ts_b, _, pad, _) = view(&pads[1]);
+        assert!(pad && b == a.wrapping_add(1) && ts_b == ts);
+        // Resumed 100 ms later: the keyframe continues the numbers and the clock.
+        c.advance(100);
+        let (now, sub) = (c.now, c.sub);
+        c.e.set_preference(now, sub, LayerPreference::ALL).unwrap();
+        c.send(&vp8(2, 12_000, true, true, true, &[1; 50]));
+        let k = c.drain();
+        assert_eq!(k.len(), 1);
+        let (seq, kts, _, pad, _) = view(&k[0]);
+        assert!(!pad);
+        assert_eq!(seq, b.wrapping_add(1));
+        assert_eq!(
+            kts,
+            ts.wrapping_add(9000),
+            "100 ms after the padding at 90 kHz"
+        );
+    }
+
+    #[test]
+    fn probes_prefer_rtx_and_never_use_audio() {
+        let mut c = Call::new(true, LayerPreference::ALL);
+        c.send(&vp8(1, 3000, true, true, true, &[1; 50]));
+        c.drain();
+        c.probe(1);
+        let p = c.drain();
+        assert_eq!(p.len(), 1);
+        let r = RtpPacket::parse(&p[0]).unwrap();
+        assert_eq!((r.ssrc(), r.payload_type()), (SUB_SSRC + 1, 97));
+        assert_eq!(c.e.subscription_stats(c.sub).unwrap().padding_packets, 0);
+
+        // A viewer of audio only has no carrier.
+        let room = c.e.participants.get(c.viewer.0).unwrap().room;
+        let listener =
+            c.e.add_participant(room, ParticipantConfig::default())
+                .unwrap();
+        let mic =
+            c.e.publish(
+                c.publisher,
+                TrackConfig::new(
+                    Codec::Opus,
+                    111,
+                    None,
+                    vec![EncodingConfig::ssrc(Ssrc(200), None)],
+                ),
+            )
+            .unwrap();
+        let now = c.now;
+        c.e.subscribe(now, listener, mic, SubscriptionConfig::new(Ssrc(9000), 111))
+            .unwrap();
+        assert_eq!(c.e.probe_carrier(listener), None);
+        let _ = c.track;
+    }
 
     #[test]
     fn meter_reports_cumulative_temporal_layers() {

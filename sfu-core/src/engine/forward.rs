@@ -524,3 +524,152 @@ impl Forwarder {
         self.dropping_frame = false;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn t0() -> Instant {
+        #[allow(clippy::disallowed_methods)]
+        Instant::now()
+    }
+
+    /// A packet of layer 0 with sequence number `seq` of frame `ts`.
+    fn pkt(at: Instant, seq: u64, ts: u32, start: bool, marker: bool, key: bool) -> PacketInfo {
+        PacketInfo {
+            ext_seq: (1 << 16) + seq,
+            ts,
+            marker,
+            spatial: 0,
+            temporal: 0,
+            frame_start: start,
+            keyframe: key,
+            padding_only: false,
+            vp8: None,
+            layer_base: None,
+            arrival: at,
+        }
+    }
+
+    fn seq_of(v: Verdict) -> u16 {
+        match v {
+            Verdict::Forward { rewrite, .. } => {
+                assert!(!rewrite.pad, "{rewrite:?}");
+                rewrite.seq
+            }
+            Verdict::Drop(r) => panic!("dropped: {r:?}"),
+        }
+    }
+
+    #[test]
+    fn padding_goes_between_frames_and_media_continues_after_it() {
+        let now = t0();
+        let mut f = Forwarder::new(90_000, false);
+        f.set_preference(LayerPreference::ALL, 0);
+        let a = seq_of(f.on_packet(&pkt(now, 10, 1000, true, false, true)));
+        let b = seq_of(f.on_packet(&pkt(now, 11, 1000, false, true, true)));
+        assert_eq!(b, a.wrapping_add(1));
+        // Between frames: three paddings take the next numbers, with the last frame's
+        // timestamp.
+        let pads: Vec<_> = (0..3)
+            .map(|_| f.take_padding(now, 0, 0).expect("between frames"))
+            .collect();
+        assert_eq!(
+            pads,
+            vec![
+                (b.wrapping_add(1), 1000),
+                (b.wrapping_add(2), 1000),
+                (b.wrapping_add(3), 1000)
+            ]
+        );
+        // The next frame continues after them; in the middle of it, no padding.
+        let c = seq_of(f.on_packet(&pkt(now, 12, 4000, true, false, false)));
+        assert_eq!(c, b.wrapping_add(4));
+        assert_eq!(f.take_padding(now, 0, 0), None, "never inside a frame");
+        // Packet 13 is lost upstream; 14 ends the frame; padding; then 13 arrives late (a
+        // repair) and takes the number reserved for it, not the padding's.
+        let e = seq_of(f.on_packet(&pkt(now, 14, 4000, false, true, false)));
+        assert_eq!(e, c.wrapping_add(2));
+        let (p, ts) = f.take_padding(now, 0, 0).expect("after the frame's end");
+        assert_eq!((p, ts), (e.wrapping_add(1), 4000));
+        let d = seq_of(f.on_packet(&pkt(now, 13, 4000, false, false, false)));
+        assert_eq!(d, c.wrapping_add(1));
+        let g = seq_of(f.on_packet(&pkt(now, 15, 7000, true, true, false)));
+        assert_eq!(g, p.wrapping_add(1));
+    }
+
+    #[test]
+    fn a_probe_cluster_between_frames_keeps_the_breakpoints_late_repairs_need() {
+        let now = t0();
+        let mut f = Forwarder::new(90_000, false);
+        f.set_preference(LayerPreference::ALL, 0);
+        let a = seq_of(f.on_packet(&pkt(now, 100, 0, true, true, true)));
+        // Packet 101 lost; 102 arrives and ends its frame.
+        let c = seq_of(f.on_packet(&pkt(now, 102, 3000, true, true, false)));
+        assert_eq!(c, a.wrapping_add(2));
+        // Far more paddings than breakpoints are kept, all between the same two frames.
+        for i in 1..=(BREAKPOINTS as u16 + 44) {
+            let (s, _) = f.take_padding(now, 0, 0).unwrap();
+            assert_eq!(s, c.wrapping_add(i));
+        }
+        assert!(f.breakpoints.len() <= 2, "{:?}", f.breakpoints.len());
+        // The repair of 101 still finds its number.
+        let b = seq_of(f.on_packet(&pkt(now, 101, 3000, false, false, false)));
+        assert_eq!(b, a.wrapping_add(1));
+        let d = seq_of(f.on_packet(&pkt(now, 103, 6000, true, true, false)));
+        assert_eq!(d, c.wrapping_add(BREAKPOINTS as u16 + 45));
+    }
+
+    #[test]
+    fn padding_while_paused_leaves_the_gap_of_a_cut_frame_once() {
+        let now = t0();
+        let mut f = Forwarder::new(90_000, false);
+        f.set_preference(LayerPreference::ALL, 0);
+        seq_of(f.on_packet(&pkt(now, 1, 0, true, true, true)));
+        // A frame cut short by the pause.
+        let cut = seq_of(f.on_packet(&pkt(now, 2, 3000, true, false, false)));
+        let mut paused = LayerPreference::ALL;
+        paused.paused = true;
+        f.set_preference(paused, 0);
+        assert!(matches!(
+            f.on_packet(&pkt(now, 3, 3000, false, true, false)),
+            Verdict::Drop(DropReason::Paused)
+        ));
+        // One number skipped (the cut frame's end), then padding; more padding follows on.
+        assert_eq!(f.take_padding(now, 0, 0), Some((cut.wrapping_add(2), 3000)));
+        assert_eq!(f.take_padding(now, 0, 0), Some((cut.wrapping_add(3), 3000)));
+        // Resumed: the keyframe follows the padding without a second gap.
+        f.set_preference(LayerPreference::ALL, 0);
+        let k = seq_of(f.on_packet(&pkt(now, 10, 30000, true, false, true)));
+        assert_eq!(k, cut.wrapping_add(4));
+    }
+
+    #[test]
+    fn padding_before_any_media_starts_the_stream() {
+        let now = t0();
+        let mut f = Forwarder::new(90_000, false);
+        let mut paused = LayerPreference::ALL;
+        paused.paused = true;
+        f.set_preference(paused, 0);
+        assert_eq!(f.take_padding(now, 65535, 7), Some((65535, 7)));
+        assert_eq!(f.take_padding(now, 65535, 7), Some((0, 7)));
+        f.set_preference(LayerPreference::ALL, 0);
+        // 100 ms later the first keyframe: numbered on, timestamped 100 ms after the padding.
+        let later = now + Duration::from_millis(100);
+        match f.on_packet(&pkt(later, 500, 123_456, true, true, true)) {
+            Verdict::Forward { rewrite, .. } => {
+                assert_eq!(rewrite.seq, 1);
+                assert_eq!(rewrite.ts, 7 + 9000);
+            }
+            v => panic!("{v:?}"),
+        }
+    }
+
+    #[test]
+    fn audio_is_never_padded() {
+        let mut f = Forwarder::new(48_000, true);
+        assert_eq!(f.take_padding(t0(), 0, 0), None);
+    }
+}
