@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sim_common::{path, t0};
 use telesfu_core::engine::{DropReason, EngineConfig, LayerPreference};
-use telesfu_core::sim::{LayerConfig, LinkConfig, PublisherConfig, Sim, SimConfig};
+use telesfu_core::sim::{LayerConfig, LinkConfig, Loss, PublisherConfig, Sim, SimConfig};
 use telesfu_core::{Event, SubscriptionId};
 
 /// `tc qdisc add ... tbf rate 500kbit burst <burst> latency <latency>`: limit = rate ×
@@ -171,21 +171,152 @@ fn a_500_kbps_token_bucket_downlink_keeps_video_moving() {
     }
 }
 
+/// Issue 10 item 4: a viewer that negotiated no RTX (webrtc-rs's default codecs) and a single
+/// 1 Mbps layer (what the webrtc-rs WHIP publisher sends). The estimate starts at 300 kbps,
+/// the layer does not fit, the allocator pauses it after the first keyframe, and audio alone
+/// cannot raise the estimate: only probes can, and without RTX they go as padding on the
+/// video's media stream. Before the engine did that: one keyframe, then 0 fps for good, the
+/// estimate stuck at 314 kbps and ~2240 paused drops in 18 s.
 #[test]
 fn a_viewer_without_rtx_gets_video() {
     // One 640x360 layer at 1 Mbps, as the webrtc-rs WHIP publisher sent it.
     let single = PublisherConfig::vp8().with_layers(vec![LayerConfig::new(640, 360, 1_000_000)]);
     for seed in [1, 2, 3] {
         let mut c = call(seed, path(20), single.clone(), false);
-        let m = measure(&mut c, Duration::from_secs(2), Duration::from_secs(18));
-        let first = c
+        // When the estimate first carries the layer (with audio) and video resumes.
+        let p = c.sim.client(c.viewer).participant();
+        let mut climbed = None;
+        for i in 1..=50u32 {
+            c.sim.run_for(Duration::from_millis(100));
+            if climbed.is_none() && c.sim.engine().estimate(p).unwrap_or(0) >= 1_100_000 {
+                climbed = Some(Duration::from_millis(100) * i);
+            }
+        }
+        let m = measure(&mut c, Duration::ZERO, Duration::from_secs(15));
+        let d = c.sim.decoder(c.video).unwrap().stats();
+        let first = d.first_display.map(|t| t - c.sim.start());
+        let padding = c
             .sim
-            .decoder(c.video)
+            .engine()
+            .subscription_stats(c.video)
             .unwrap()
-            .stats()
-            .first_display
-            .map(|t| t - c.sim.start());
-        print(&format!("no RTX seed {seed} (first frame {first:?})"), &m);
+            .padding_packets;
+        let label = format!("no RTX seed {seed}");
+        print(
+            &format!(
+                "{label} (first frame {first:?}, estimate >= 1.1 Mbps after {climbed:?}, \
+                 {padding} padding packets on the media stream)"
+            ),
+            &m,
+        );
+        println!("  decoder: {d:?}");
+        assert!(
+            climbed.is_some_and(|t| t <= Duration::from_secs(5)),
+            "{label}: the estimate did not climb past the layer within 5 s"
+        );
+        assert!(padding > 0, "{label}: no probe went on the media stream");
+        assert!(
+            m.est_min >= 1_100_000,
+            "{label}: estimate fell to {}",
+            m.est_min
+        );
+        assert!(m.fps >= 28.0, "{label}: {:.1} fps", m.fps);
+        assert_eq!(
+            m.paused_drops, 0,
+            "{label}: video paused while its layer fits"
+        );
+        assert_eq!(m.freezes, 0, "{label}: freezes");
+        assert_eq!(m.resolution, Some((640, 360)), "{label}");
+        assert!(m.audio_fps >= 49.0, "{label}: audio {:.1}/s", m.audio_fps);
+        // The padding took numbers in the stream without breaking a frame or leaving a hole.
+        assert_eq!(d.gaps_unexplained, 0, "{label}: {d:?}");
+        assert_eq!(d.frames_undecodable, 0, "{label}: {d:?}");
+        assert_eq!(d.malformed, 0, "{label}: {d:?}");
+    }
+}
+
+/// The same viewer without RTX with SFrame-encrypted video (emulated): the padding on the
+/// media stream carries no payload and the media's encrypted payloads go through as they came,
+/// so the viewer gets every frame decodable.
+#[test]
+fn a_viewer_without_rtx_gets_sframe_encrypted_video() {
+    let single = PublisherConfig::vp8()
+        .with_layers(vec![LayerConfig::new(640, 360, 1_000_000)])
+        .with_sframe(true);
+    let mut c = call(4, path(20), single, false);
+    let m = measure(&mut c, Duration::from_secs(5), Duration::from_secs(10));
+    let d = c.sim.decoder(c.video).unwrap().stats();
+    let padding = c
+        .sim
+        .engine()
+        .subscription_stats(c.video)
+        .unwrap()
+        .padding_packets;
+    print(&format!("no RTX, SFrame ({padding} padding packets)"), &m);
+    assert!(padding > 0, "no probe went on the media stream");
+    assert!(m.fps >= 28.0, "{:.1} fps", m.fps);
+    assert_eq!(m.resolution, Some((640, 360)));
+    assert_eq!(
+        (d.malformed, d.frames_undecodable, d.gaps_unexplained),
+        (0, 0, 0),
+        "{d:?}"
+    );
+}
+
+/// A viewer without RTX on a lossy downlink (3 % random loss): it climbs and gets video, and
+/// every number lost (media retransmitted on the media stream, padding answered with padding
+/// under its number) is repaired.
+#[test]
+fn a_viewer_without_rtx_on_a_lossy_link_gets_video() {
+    let single = PublisherConfig::vp8().with_layers(vec![LayerConfig::new(640, 360, 1_000_000)]);
+    let mut c = call(5, path(20).with_loss(Loss::Random(0.03)), single, false);
+    let m = measure(&mut c, Duration::from_secs(5), Duration::from_secs(15));
+    let d = c.sim.decoder(c.video).unwrap().stats();
+    let s = c.sim.engine().subscription_stats(c.video).unwrap();
+    print(
+        &format!(
+            "no RTX, 3 % loss ({} padding packets, {} retransmissions)",
+            s.padding_packets, s.retransmissions
+        ),
+        &m,
+    );
+    println!("  decoder: {d:?}");
+    assert!(s.padding_packets > 0, "no probe went on the media stream");
+    assert!(m.fps >= 20.0, "{:.1} fps", m.fps);
+    assert_eq!(
+        d.gaps_unexplained, 0,
+        "every lost number was repaired: {d:?}"
+    );
+    assert_eq!(d.malformed, 0, "{d:?}");
+}
+
+/// A viewer without RTX behind the 500 kbps token bucket, publisher on the browser ladder:
+/// probing on the media stream finds the lowest layer (355 kbps) and no more, and video
+/// keeps moving as it does for a browser viewer with RTX.
+#[test]
+fn a_viewer_without_rtx_behind_a_500_kbps_token_bucket_gets_the_layer_that_fits() {
+    for (name, down) in [("shallow", shallow(500_000)), ("deep", deep(500_000))] {
+        for seed in [1, 2] {
+            let mut c = call(seed, down.clone(), browser_ladder(), false);
+            let m = measure(&mut c, Duration::from_secs(10), Duration::from_secs(30));
+            let label = format!("no RTX, tbf 500 kbps {name} seed {seed}");
+            let padding = c
+                .sim
+                .engine()
+                .subscription_stats(c.video)
+                .unwrap()
+                .padding_packets;
+            print(&format!("{label} ({padding} padding packets)"), &m);
+            assert!(padding > 0, "{label}: no probe went on the media stream");
+            assert!(m.fps >= 15.0, "{label}: {:.1} fps", m.fps);
+            assert!(m.freezes <= 1, "{label}: {} freezes", m.freezes);
+            assert_eq!(
+                m.resolution,
+                Some((427, 240)),
+                "{label}: the layer that fits"
+            );
+            assert!(m.audio_fps >= 49.0, "{label}: audio {:.1}/s", m.audio_fps);
+        }
     }
 }
 

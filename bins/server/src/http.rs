@@ -122,6 +122,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/debug/bandwidth", get(debug_bandwidth))
         .route("/debug/test-hooks.js", get(test_hooks))
         .route("/debug/estimate-cap", post(estimate_cap))
+        .route("/debug/estimates", get(debug_estimates))
         .route("/whip/{room}", post(whip).options(whip_options))
         .route("/whep/{room}", post(whep).options(whip_options))
         .route(
@@ -262,6 +263,24 @@ async fn debug_frames(State(s): State<Arc<AppState>>) -> Response {
     let (reply, rx) = oneshot::channel();
     if s.commands
         .send(Command::DebugFrames { reply })
+        .await
+        .is_err()
+    {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    match rx.await {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+async fn debug_estimates(State(s): State<Arc<AppState>>) -> Response {
+    if !s.config.debug.api {
+        return (StatusCode::NOT_FOUND, "the debug API is off (debug.api)\n").into_response();
+    }
+    let (reply, rx) = oneshot::channel();
+    if s.commands
+        .send(Command::DebugEstimates { reply })
         .await
         .is_err()
     {

@@ -138,6 +138,13 @@ pub enum Command {
         /// JSON.
         reply: oneshot::Sender<String>,
     },
+    /// `GET /debug/estimates`.
+    DebugEstimates {
+        /// JSON: `{"estimates": {"p7": {"bps": .., "delay_based_bps": .., "loss_based_bps":
+        /// .., "loss_fraction": .., "state": ".."}, ...}, "probe_packets": n}`, for the
+        /// participants whose feedback has arrived.
+        reply: oneshot::Sender<String>,
+    },
     /// `GET /debug/frames`.
     DebugFrames {
         /// JSON.
@@ -558,6 +565,30 @@ impl Hub {
             }
             Command::DebugBandwidth { reply } => {
                 let _ = reply.send(self.debug_bandwidth(now).to_string());
+            }
+            Command::DebugEstimates { reply } => {
+                let estimates: serde_json::Map<String, serde_json::Value> = self
+                    .members
+                    .iter()
+                    .filter_map(|(n, m)| {
+                        let p = m.participant?;
+                        let bps = self.engine.estimate(p)?;
+                        let bwe = self.engine.estimator(p)?;
+                        let detail = serde_json::json!({
+                            "bps": bps,
+                            "delay_based_bps": bwe.delay_based_bitrate(),
+                            "loss_based_bps": bwe.loss_based_bitrate(),
+                            "loss_fraction": bwe.loss_fraction(),
+                            "state": format!("{:?}", bwe.state()),
+                        });
+                        Some((format!("p{n}"), detail))
+                    })
+                    .collect();
+                let json = serde_json::json!({
+                    "estimates": estimates,
+                    "probe_packets": self.engine.stats().probe_packets,
+                });
+                let _ = reply.send(json.to_string());
             }
             Command::DebugFrames { reply } => {
                 let frames = self.recorder.as_ref().map(FrameRecorder::frames);

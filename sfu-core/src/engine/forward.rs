@@ -6,6 +6,11 @@
 //! continuous across switches and drops (leaving one deliberate gap when the previous layer's
 //! frame was cut short, so the decoder discards it), maps timestamps across layers using the
 //! publishers' sender reports, and keeps VP8 picture IDs and TL0PICIDX continuous.
+//!
+//! It also hands out numbers for padding-only packets the engine sends on the media stream
+//! (bandwidth probes toward a subscriber without RTX, see [`Forwarder::take_padding`]): a
+//! padding packet takes the next outgoing number and the media after it moves up by one, so
+//! the subscriber sees one unbroken sequence of media and padding.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -53,6 +58,8 @@ const BREAKPOINTS: usize = 256;
 #[derive(Debug)]
 pub(crate) struct Forwarder {
     clock_rate: u32,
+    /// An audio stream: never padded (see [`Forwarder::take_padding`]).
+    audio: bool,
     pub(crate) current: Option<u8>,
     pub(crate) target: u8,
     pub(crate) max_temporal: u8,
@@ -80,6 +87,9 @@ pub(crate) struct Forwarder {
     last_out_tl0: Option<u8>,
     /// The last forwarded packet ended a frame.
     last_marker: bool,
+    /// Timestamp of the packet numbered `last_out_seq` (what a padding packet after it
+    /// carries).
+    last_seq_ts: u32,
     /// Current frame is being dropped (temporal filtering decides per frame).
     dropping_frame: bool,
     /// Timestamp of the frame `dropping_frame` was decided for.
@@ -90,6 +100,7 @@ impl Forwarder {
     pub(crate) fn new(clock_rate: u32, audio: bool) -> Self {
         Self {
             clock_rate,
+            audio,
             current: if audio { Some(0) } else { None },
             target: 0,
             max_temporal: u8::MAX,
@@ -110,8 +121,89 @@ impl Forwarder {
             last_out_picid: None,
             last_out_tl0: None,
             last_marker: true,
+            last_seq_ts: 0,
             dropping_frame: false,
             frame_ts: None,
+        }
+    }
+
+    /// Takes the next outgoing sequence number for a padding-only packet on the media stream
+    /// (a bandwidth probe toward a subscriber that negotiated no RTX) and returns it with the
+    /// timestamp to send it under. The packet is accounted for in the numbering: media
+    /// forwarded after it continues with the number after it (no gap, no duplicate), and media
+    /// late from the publisher (repairs) still takes the numbers reserved for it before.
+    ///
+    /// Padding goes only between frames, as libwebrtc's sender does without RTX: a padding
+    /// packet inside a frame would split it for receivers that assemble frames by sequence
+    /// number. So:
+    ///
+    /// - **Forwarding** (a layer current, not paused): only when the last packet forwarded
+    ///   ended a frame (marker bit); the padding carries that packet's timestamp. `None`
+    ///   otherwise: the engine retries once the frame is through.
+    /// - **Paused, or waiting for a keyframe to resume**: the frame in flight at the pause may
+    ///   have been cut short; then one number is skipped first, exactly the gap a resume leaves
+    ///   (the subscriber discards the cut frame as at a layer switch), and the resume
+    ///   continues after the padding without a second gap. The padding carries the timestamp
+    ///   of the last packet sent.
+    /// - **Nothing forwarded yet** (paused, or waiting for the first keyframe, from the
+    ///   start): the stream starts with the padding, at `seed_seq` and `seed_ts` (the engine
+    ///   derives them from the subscription's SSRC; RFC 3550 only asks that they be
+    ///   unpredictable from outside, which the signalled SSRC already is), and the padding
+    ///   counts as the last packet sent at `now`: the first keyframe's timestamp continues
+    ///   from it by the time elapsed, as after a layer switch, and sender reports describe
+    ///   the same clock from then on.
+    ///
+    /// `None` for audio: libwebrtc never pads an audio stream (a marker bit there does not end
+    /// a frame), and neither do we.
+    pub(crate) fn take_padding(
+        &mut self,
+        now: Instant,
+        seed_seq: u16,
+        seed_ts: u32,
+    ) -> Option<(u16, u32)> {
+        if self.audio {
+            return None;
+        }
+        let forwarding = !self.paused && self.current.is_some();
+        match (self.last_out_seq, self.last_in) {
+            (Some(last), Some(last_in)) if forwarding => {
+                if !self.last_marker {
+                    return None;
+                }
+                let seq = last + 1;
+                // The next in-order packet (last_in + 1) takes seq + 1. A breakpoint already
+                // at last_in + 1 (an earlier padding, or a drop, since the last packet) is
+                // updated in place, so a probe cluster between two frames costs one entry and
+                // the older entries late repairs need are kept.
+                let from = last_in + 1;
+                let offset = seq as i64 - last_in as i64;
+                match self.breakpoints.back_mut() {
+                    Some(b) if b.0 == from => {
+                        b.1 = offset;
+                        self.offset = offset;
+                    }
+                    _ => self.push_breakpoint(from, offset),
+                }
+                self.last_out_seq = Some(seq);
+                Some((seq as u16, self.last_seq_ts))
+            }
+            (Some(_), _) if forwarding => None, // not reached: a current video layer has input
+            (Some(last), _) => {
+                let seq = last + 1 + u64::from(!self.last_marker);
+                self.last_out_seq = Some(seq);
+                self.last_marker = true;
+                Some((seq as u16, self.last_seq_ts))
+            }
+            (None, _) => {
+                // Far from 0 in the extended space, so offsets from it never underflow.
+                let seq = (1 << 32) + u64::from(seed_seq);
+                self.last_out_seq = Some(seq);
+                self.last_marker = true;
+                self.last_seq_ts = seed_ts;
+                self.last_out_ts = seed_ts;
+                self.last_out_at = Some(now);
+                Some((seed_seq, seed_ts))
+            }
         }
     }
 
@@ -346,11 +438,12 @@ impl Forwarder {
     #[inline(always)]
     fn forward(&mut self, p: &PacketInfo, offset: i64, switched: bool) -> Verdict {
         let out_seq = (p.ext_seq as i64 + offset) as u64;
+        let ts = p.ts.wrapping_add(self.ts_offset);
         if self.last_out_seq.is_none_or(|l| out_seq > l) {
             self.last_out_seq = Some(out_seq);
             self.last_marker = p.marker;
+            self.last_seq_ts = ts;
         }
-        let ts = p.ts.wrapping_add(self.ts_offset);
         if p.arrival >= self.last_out_at.unwrap_or(p.arrival) {
             self.last_out_ts = ts;
             self.last_out_at = Some(p.arrival);
@@ -454,5 +547,154 @@ impl Forwarder {
         self.current = Some(p.spatial);
         self.applied_temporal = self.max_temporal;
         self.dropping_frame = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn t0() -> Instant {
+        #[allow(clippy::disallowed_methods)]
+        Instant::now()
+    }
+
+    /// A packet of layer 0 with sequence number `seq` of frame `ts`.
+    fn pkt(at: Instant, seq: u64, ts: u32, start: bool, marker: bool, key: bool) -> PacketInfo {
+        PacketInfo {
+            ext_seq: (1 << 16) + seq,
+            ts,
+            marker,
+            spatial: 0,
+            temporal: 0,
+            frame_start: start,
+            keyframe: key,
+            padding_only: false,
+            vp8: None,
+            layer_base: None,
+            arrival: at,
+        }
+    }
+
+    fn seq_of(v: Verdict) -> u16 {
+        match v {
+            Verdict::Forward { rewrite, .. } => {
+                assert!(!rewrite.pad, "{rewrite:?}");
+                rewrite.seq
+            }
+            Verdict::Drop(r) => panic!("dropped: {r:?}"),
+        }
+    }
+
+    #[test]
+    fn padding_goes_between_frames_and_media_continues_after_it() {
+        let now = t0();
+        let mut f = Forwarder::new(90_000, false);
+        f.set_preference(LayerPreference::ALL, 0);
+        let a = seq_of(f.on_packet(&pkt(now, 10, 1000, true, false, true)));
+        let b = seq_of(f.on_packet(&pkt(now, 11, 1000, false, true, true)));
+        assert_eq!(b, a.wrapping_add(1));
+        // Between frames: three paddings take the next numbers, with the last frame's
+        // timestamp.
+        let pads: Vec<_> = (0..3)
+            .map(|_| f.take_padding(now, 0, 0).expect("between frames"))
+            .collect();
+        assert_eq!(
+            pads,
+            vec![
+                (b.wrapping_add(1), 1000),
+                (b.wrapping_add(2), 1000),
+                (b.wrapping_add(3), 1000)
+            ]
+        );
+        // The next frame continues after them; in the middle of it, no padding.
+        let c = seq_of(f.on_packet(&pkt(now, 12, 4000, true, false, false)));
+        assert_eq!(c, b.wrapping_add(4));
+        assert_eq!(f.take_padding(now, 0, 0), None, "never inside a frame");
+        // Packet 13 is lost upstream; 14 ends the frame; padding; then 13 arrives late (a
+        // repair) and takes the number reserved for it, not the padding's.
+        let e = seq_of(f.on_packet(&pkt(now, 14, 4000, false, true, false)));
+        assert_eq!(e, c.wrapping_add(2));
+        let (p, ts) = f.take_padding(now, 0, 0).expect("after the frame's end");
+        assert_eq!((p, ts), (e.wrapping_add(1), 4000));
+        let d = seq_of(f.on_packet(&pkt(now, 13, 4000, false, false, false)));
+        assert_eq!(d, c.wrapping_add(1));
+        let g = seq_of(f.on_packet(&pkt(now, 15, 7000, true, true, false)));
+        assert_eq!(g, p.wrapping_add(1));
+    }
+
+    #[test]
+    fn a_probe_cluster_between_frames_keeps_the_breakpoints_late_repairs_need() {
+        let now = t0();
+        let mut f = Forwarder::new(90_000, false);
+        f.set_preference(LayerPreference::ALL, 0);
+        let a = seq_of(f.on_packet(&pkt(now, 100, 0, true, true, true)));
+        // Packet 101 lost; 102 arrives and ends its frame.
+        let c = seq_of(f.on_packet(&pkt(now, 102, 3000, true, true, false)));
+        assert_eq!(c, a.wrapping_add(2));
+        // Far more paddings than breakpoints are kept, all between the same two frames.
+        for i in 1..=(BREAKPOINTS as u16 + 44) {
+            let (s, _) = f.take_padding(now, 0, 0).unwrap();
+            assert_eq!(s, c.wrapping_add(i));
+        }
+        assert!(f.breakpoints.len() <= 2, "{:?}", f.breakpoints.len());
+        // The repair of 101 still finds its number.
+        let b = seq_of(f.on_packet(&pkt(now, 101, 3000, false, false, false)));
+        assert_eq!(b, a.wrapping_add(1));
+        let d = seq_of(f.on_packet(&pkt(now, 103, 6000, true, true, false)));
+        assert_eq!(d, c.wrapping_add(BREAKPOINTS as u16 + 45));
+    }
+
+    #[test]
+    fn padding_while_paused_leaves_the_gap_of_a_cut_frame_once() {
+        let now = t0();
+        let mut f = Forwarder::new(90_000, false);
+        f.set_preference(LayerPreference::ALL, 0);
+        seq_of(f.on_packet(&pkt(now, 1, 0, true, true, true)));
+        // A frame cut short by the pause.
+        let cut = seq_of(f.on_packet(&pkt(now, 2, 3000, true, false, false)));
+        let mut paused = LayerPreference::ALL;
+        paused.paused = true;
+        f.set_preference(paused, 0);
+        assert!(matches!(
+            f.on_packet(&pkt(now, 3, 3000, false, true, false)),
+            Verdict::Drop(DropReason::Paused)
+        ));
+        // One number skipped (the cut frame's end), then padding; more padding follows on.
+        assert_eq!(f.take_padding(now, 0, 0), Some((cut.wrapping_add(2), 3000)));
+        assert_eq!(f.take_padding(now, 0, 0), Some((cut.wrapping_add(3), 3000)));
+        // Resumed: the keyframe follows the padding without a second gap.
+        f.set_preference(LayerPreference::ALL, 0);
+        let k = seq_of(f.on_packet(&pkt(now, 10, 30000, true, false, true)));
+        assert_eq!(k, cut.wrapping_add(4));
+    }
+
+    #[test]
+    fn padding_before_any_media_starts_the_stream() {
+        let now = t0();
+        let mut f = Forwarder::new(90_000, false);
+        let mut paused = LayerPreference::ALL;
+        paused.paused = true;
+        f.set_preference(paused, 0);
+        assert_eq!(f.take_padding(now, 65535, 7), Some((65535, 7)));
+        assert_eq!(f.take_padding(now, 65535, 7), Some((0, 7)));
+        f.set_preference(LayerPreference::ALL, 0);
+        // 100 ms later the first keyframe: numbered on, timestamped 100 ms after the padding.
+        let later = now + Duration::from_millis(100);
+        match f.on_packet(&pkt(later, 500, 123_456, true, true, true)) {
+            Verdict::Forward { rewrite, .. } => {
+                assert_eq!(rewrite.seq, 1);
+                assert_eq!(rewrite.ts, 7 + 9000);
+            }
+            v => panic!("{v:?}"),
+        }
+    }
+
+    #[test]
+    fn audio_is_never_padded() {
+        let mut f = Forwarder::new(48_000, true);
+        assert_eq!(f.take_padding(t0(), 0, 0), None);
     }
 }

@@ -22,7 +22,7 @@ use crate::ids::{ParticipantId, RoomId, SubscriptionId, TrackId};
 use crate::pacer::{Class, Pacer, PacerConfig, Released};
 use crate::rtcp::{self, RtcpPacket, SenderInfo};
 use crate::rtp::{RTP_HEADER_LEN, RtpPacket};
-use bandwidth::{Alloc, HookBox, LayerMeter, ProbeOut, SubscriberBandwidth};
+use bandwidth::{Alloc, HookBox, LayerMeter, ProbeOut, ProbeWrite, SubscriberBandwidth};
 use forward::{Forwarder, PacketInfo, Verdict, Vp8Ids};
 use recv::{RecvStream, SrInfo};
 use slab::Slab;
@@ -398,6 +398,19 @@ fn abs_send_time(cache: &mut Option<(Instant, [u8; 3])>, epoch: Instant, now: In
             v
         }
     }
+}
+
+/// What a padding resend is built from when its slot holds no packet (a probe's padding on
+/// a media stream never had one, and an old slot may have been reused): nothing but the
+/// padding itself.
+fn padding_source(out: &Out) -> Option<(&'static [u8], &'static SlotMeta)> {
+    const NO_META: SlotMeta = SlotMeta {
+        payload: (0, 0),
+        audio_level: None,
+        dd: None,
+        vp8: None,
+    };
+    out.rewrite.pad.then_some((&[], &NO_META))
 }
 
 fn twcc_seq(p: &RtpPacket<'_>, ids: &ExtensionIds) -> Option<u16> {
@@ -1464,7 +1477,8 @@ impl Engine {
             self.stats.drops[DropReason::HistoryMiss.index()] += 1;
             return;
         };
-        if self.store.get(sent.slot).is_none() {
+        // Padding needs no stored packet (a probe's padding never had one).
+        if !sent.rewrite.pad && self.store.get(sent.slot).is_none() {
             self.stats.drops[DropReason::HistoryMiss.index()] += 1;
             return;
         }
@@ -1918,25 +1932,38 @@ impl Engine {
             }
             self.drop(DropReason::TooLarge);
         }
-        if self.probes.front().is_some_and(|p| p.at <= now)
-            && let Some(pr) = self.probes.pop_front()
-            && let Some(len) = self.write_probe(now, &pr, buf)
-        {
-            // Probes keep their cluster's timing; their bytes count in the pacer's budget.
-            if let Some(pacer) = self
-                .participants
-                .get_mut(pr.to.0)
-                .and_then(|p| p.pacer.as_mut())
-            {
-                pacer.charge(now, len);
+        if let Some(pr) = self.probes.front().copied().filter(|p| p.at <= now) {
+            match self.write_probe(now, &pr, buf, !self.transmit.is_empty()) {
+                ProbeWrite::Sent(len) => {
+                    self.probes.pop_front();
+                    // Probes keep their cluster's timing; their bytes count in the pacer's
+                    // budget.
+                    if let Some(pacer) = self
+                        .participants
+                        .get_mut(pr.to.0)
+                        .and_then(|p| p.pacer.as_mut())
+                    {
+                        pacer.charge(now, len);
+                    }
+                    self.stats.rtp_out += 1;
+                    self.stats.rtp_bytes_out += len as u64;
+                    return Some(Transmit {
+                        to: pr.to,
+                        len,
+                        rtcp: false,
+                    });
+                }
+                ProbeWrite::Later(at) => {
+                    if let Some(front) = self.probes.front_mut() {
+                        front.at = at;
+                        front.retries += 1;
+                    }
+                }
+                ProbeWrite::AfterMedia => {}
+                ProbeWrite::Gone => {
+                    self.probes.pop_front();
+                }
             }
-            self.stats.rtp_out += 1;
-            self.stats.rtp_bytes_out += len as u64;
-            return Some(Transmit {
-                to: pr.to,
-                len,
-                rtcp: false,
-            });
         }
         if self.pacing.wakeup.is_some_and(|t| t <= now)
             && let Some(t) = self.poll_paced(now, buf)
@@ -2105,7 +2132,7 @@ impl Engine {
         let Some(t) = s.template.as_ref().filter(|_| out.rtx_osn.is_none()) else {
             return self.write_media_general(now, out, buf);
         };
-        let (src, meta) = self.store.get(out.slot)?;
+        let (src, meta) = self.store.get(out.slot).or(padding_source(out))?;
         let dd = match meta.dd {
             Some((o, l)) => {
                 let d = src.get(usize::from(o)..usize::from(o) + usize::from(l))?;
@@ -2212,7 +2239,7 @@ impl Engine {
     ) -> Option<(ParticipantId, usize)> {
         let abs = abs_send_time(&mut self.abs_cache, self.epoch, now);
         let s = self.subscriptions.get_mut(out.subscription.0)?;
-        let (src, meta) = self.store.get(out.slot)?;
+        let (src, meta) = self.store.get(out.slot).or(padding_source(out))?;
         let sub_p = self.participants.get_mut(s.subscriber.0)?;
         let ids = sub_p.config.extensions;
         let (ssrc, pt, seq) = match out.rtx_osn {

@@ -48,7 +48,8 @@ pub struct BandwidthConfig {
     pub predictor: bool,
     /// How often each subscriber's allocation is recomputed. Default 200 ms.
     pub allocation_interval: Duration,
-    /// Send probes (padding on the RTX stream) to find headroom before upgrading.
+    /// Send probes (padding on the RTX stream, or between frames on the media stream of a
+    /// subscriber without RTX) to find headroom before upgrading.
     pub probing: bool,
     /// Pacing of media toward each subscriber transport (see [`PacingConfig`]). Needs
     /// `enabled`: without an estimate there is no rate to pace at, and media leaves as soon as
@@ -608,6 +609,9 @@ pub struct EngineStats {
     /// Times a subscription's queued video was dropped in the pacer for waiting too long (it
     /// then waits for a keyframe); the packets count as [`DropReason::PacerQueue`].
     pub pacer_flushes: u64,
+    /// Bandwidth probe packets sent (padding only: on the RTX stream, or on the media stream
+    /// of a subscriber without RTX). Counted in `rtp_out` too.
+    pub probe_packets: u64,
 }
 
 impl EngineStats {
@@ -637,6 +641,9 @@ pub struct SubscriptionStats {
     pub spatial: Option<u8>,
     /// Last receiver-estimated bitrate (REMB) from the subscriber, bits per second.
     pub remb_bps: Option<u64>,
+    /// Padding-only probe packets sent on this stream's media SSRC (a subscriber without RTX;
+    /// not counted in `packets`).
+    pub padding_packets: u64,
 }
 
 /// Errors from the engine's API.

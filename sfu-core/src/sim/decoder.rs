@@ -401,7 +401,9 @@ impl VirtualDecoder {
             self.max_seq = Some(ext);
         }
         self.received += 1;
-        if newest && !rtx {
+        // Padding only counts for its sequence number: a real receiver (libwebrtc) updates
+        // the jitter only when the timestamp moves, and padding repeats the last one.
+        if newest && !rtx && !payload.is_empty() {
             let arrival = now.saturating_duration_since(self.epoch_time).as_micros() as i64;
             let transit = arrival * 90 / 1000 - i64::from(ts);
             if let Some(prev) = self.last_transit {
