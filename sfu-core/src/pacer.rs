@@ -24,9 +24,10 @@
 //!   thing a visit cannot lose), but its bytes count; then retransmissions (a NACKed packet
 //!   holds up a frame the receiver already has most of), then video, then padding. Within a
 //!   class, first in first out.
-//! - **Bytes sent outside the queues** (bandwidth probes, which keep their own cluster timing
-//!   so the estimator can measure their rate) are charged with [`Pacer::charge`], so media and
-//!   probes together stay near the pacing rate.
+//! - **Bytes sent outside the queues** can be charged with [`Pacer::charge`], so that they
+//!   and the media together stay near the pacing rate. The engine does not charge its
+//!   bandwidth probes (they keep their own cluster timing and go on top of the media, as in
+//!   libwebrtc).
 //! - **Debt is bounded** at one second at the current rate, so a flood of audio or probes on a
 //!   far too low rate cannot hold video back for longer than that.
 //! - **Queueing delay** is the caller's to bound, because what may be dropped depends on the

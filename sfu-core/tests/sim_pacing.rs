@@ -105,16 +105,19 @@ fn pacing_spares_a_shallow_500_kbps_token_bucket() {
         Duration::ZERO,
     );
     println!("sum off {off:?}\nsum on  {on:?}");
-    // Measured 646 -> 327 over the three seeds (the probes, which keep their own timing,
-    // account for part of what is left).
+    // Measured 646 -> 327 over the three seeds before probes went on under distrust
+    // (d0e047b: distrusted 1.5x clusters of up to 250 ms every few seconds), 813 -> 525
+    // after (the probes, which keep their own timing, account for much of what is left).
     assert!(
-        on.tail_drops * 10 <= off.tail_drops * 6,
+        on.tail_drops * 4 <= off.tail_drops * 3,
         "tail drops {} paced vs {} unpaced",
         on.tail_drops,
         off.tail_drops
     );
+    // Not free behind a bucket: 21.2 -> 20.1 fps on average (seed 3: 20.7 -> 17.0, its
+    // allocation climbs later while paced). One reason pacing stays off by default.
     assert!(
-        on.fps >= off.fps - 1.0,
+        on.fps >= off.fps - 2.0,
         "{:.1} fps vs {:.1}",
         on.fps,
         off.fps

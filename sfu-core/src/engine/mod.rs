@@ -1936,15 +1936,11 @@ impl Engine {
             match self.write_probe(now, &pr, buf, !self.transmit.is_empty()) {
                 ProbeWrite::Sent(len) => {
                     self.probes.pop_front();
-                    // Probes keep their cluster's timing; their bytes count in the pacer's
-                    // budget.
-                    if let Some(pacer) = self
-                        .participants
-                        .get_mut(pr.to.0)
-                        .and_then(|p| p.pacer.as_mut())
-                    {
-                        pacer.charge(now, len);
-                    }
+                    // Probes keep their cluster's timing and are not charged to the pacer's
+                    // media budget: as in libwebrtc, a probe is sent on top of the media, and
+                    // charging it made media wait behind every distrusted 250 ms cluster
+                    // (sim_pacing behind a 500 kbps bucket: 795 tail drops paced vs 813
+                    // unpaced with the charge, 525 without).
                     self.stats.rtp_out += 1;
                     self.stats.rtp_bytes_out += len as u64;
                     return Some(Transmit {
