@@ -21,10 +21,8 @@ use telesfu_core::rtp::RtpPacketMut;
 use telesfu_core::{Engine, Input, Ssrc};
 
 const TWCC_ID: u8 = 3;
-/// Packet store slots of the engine under test, and of the `limit-with-store` ring.
+/// Packet store slots of the engine under test.
 const STORE_SLOTS: usize = 4096;
-/// Bytes per store slot (the engine's largest stored packet).
-const SLOT_BYTES: usize = 1500;
 
 /// A 1200-byte VP8 delta-frame packet with a transport-cc extension.
 fn packet(key: bool) -> Vec<u8> {
