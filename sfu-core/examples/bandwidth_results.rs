@@ -420,5 +420,16 @@ fn render(rows: &[(&Trace, [Sum; 2])]) -> String {
     if !notes.is_empty() {
         let _ = writeln!(o, "\n## Read with the table\n\n{}", notes.join("\n"));
     }
+    let _ = writeln!(
+        o,
+        "\n## Impaired links: the simulator beside the browser\n\n\
+         The eight cases of the browser's impaired-link test (token buckets of 300 kbps to \
+         1 Mbps per visit type, a publisher's 500 kbps uplink, 5 % loss with 50 ms) run in the \
+         simulator and side by side with Chromium's figures, with where and why they disagree: \
+         [bandwidth-results-links.md](bandwidth-results-links.md) (`cargo run --release -p \
+         telesfu-policy --example links_side_by_side`; the browser half from \
+         `bash tests/browser/bandwidth-results.sh`, in \
+         [bandwidth-results-browser.md](bandwidth-results-browser.md))."
+    );
     o
 }
