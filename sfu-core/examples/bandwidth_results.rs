@@ -410,8 +410,9 @@ fn render(rows: &[(&Trace, [Sum; 2])]) -> String {
         notes.push(format!(
             "- On the steady 2 Mbps trace (predictor off) the picture is at 720p only {:.0} % of \
              the time, with {per_call:.1} spatial switches per call. A 1.5 Mbps layer leaves little \
-             headroom on a 2 Mbps link with a 100 ms queue: keyframe bursts (neither the simulated \
-             publisher nor the engine paces) overflow it, the loss lowers the estimate below the \
+             headroom on a 2 Mbps link with a 100 ms queue: keyframe bursts (the simulated \
+             publisher does not pace, and the engine's pacer is off by default and here) \
+             overflow it, the loss lowers the estimate below the \
              grant, and the allocator steps down, holds for 5 s and climbs again. This shapes the \
              time-at-layer columns of every 2 Mbps trace.",
             steady.share(2)
