@@ -44,6 +44,9 @@ pub struct BandwidthSection {
     pub estimation: bool,
     /// Add the short-horizon predictor to the estimator.
     pub predictor: bool,
+    /// Pace media toward each subscriber at 2.5x its estimate (needs `estimation`).
+    #[serde(default)]
+    pub pacing: bool,
 }
 
 /// `[policy]`.

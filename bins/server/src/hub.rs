@@ -330,6 +330,7 @@ impl Hub {
         let mut engine_config = EngineConfig::default();
         engine_config.bandwidth.enabled = config.bandwidth.estimation;
         engine_config.bandwidth.predictor = config.bandwidth.predictor;
+        engine_config.bandwidth.pacing.enabled = config.bandwidth.pacing;
         let engine = Engine::new(engine_config, now, ntp_now, random_u32());
         let recorder = (config.debug.record_frames > 0)
             .then(|| FrameRecorder::new(config.debug.record_frames));
