@@ -137,7 +137,7 @@ pub struct DebugConfig {
     /// Frames recorded per track for `GET /debug/frames`; 0 disables it.
     pub record_frames: usize,
     /// Serve `POST /debug/estimate-cap` (caps a participant's bandwidth estimate; tests) and
-    /// `GET /debug/estimates` (each participant's estimate and the probe packets sent).
+    /// `GET /debug/bandwidth` (estimates, allocations, measured layers, probe packets).
     pub api: bool,
 }
 
@@ -212,7 +212,7 @@ pub struct Args {
     /// Record forwarded frames for GET /debug/frames (debug.record_frames).
     #[arg(long, env = "TELESFU_RECORD_FRAMES")]
     pub record_frames: Option<usize>,
-    /// Serve the test-only POST /debug/estimate-cap and GET /debug/estimates (debug.api).
+    /// Serve the test-only POST /debug/estimate-cap and GET /debug/bandwidth (debug.api).
     #[arg(long, env = "TELESFU_DEBUG_API")]
     pub debug_api: Option<bool>,
     /// Print the configuration in force as TOML and exit.

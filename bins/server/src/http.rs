@@ -122,7 +122,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/debug/bandwidth", get(debug_bandwidth))
         .route("/debug/test-hooks.js", get(test_hooks))
         .route("/debug/estimate-cap", post(estimate_cap))
-        .route("/debug/estimates", get(debug_estimates))
         .route("/whip/{room}", post(whip).options(whip_options))
         .route("/whep/{room}", post(whep).options(whip_options))
         .route(
@@ -260,30 +259,16 @@ async fn debug_frames(State(s): State<Arc<AppState>>) -> Response {
         )
             .into_response();
     }
-    let (reply, rx) = oneshot::channel();
-    if s.commands
-        .send(Command::DebugFrames { reply })
-        .await
-        .is_err()
-    {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    }
-    match rx.await {
-        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
-    }
+    hub_json(&s, |reply| Command::DebugFrames { reply }).await
 }
 
-async fn debug_estimates(State(s): State<Arc<AppState>>) -> Response {
-    if !s.config.debug.api {
-        return (StatusCode::NOT_FOUND, "the debug API is off (debug.api)\n").into_response();
-    }
+/// Sends the hub a command that answers with JSON, and serves the answer.
+async fn hub_json(
+    s: &AppState,
+    command: impl FnOnce(oneshot::Sender<String>) -> Command,
+) -> Response {
     let (reply, rx) = oneshot::channel();
-    if s.commands
-        .send(Command::DebugEstimates { reply })
-        .await
-        .is_err()
-    {
+    if s.commands.send(command(reply)).await.is_err() {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     match rx.await {
@@ -312,23 +297,13 @@ async fn test_hooks(State(s): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-/// `GET /debug/bandwidth` (debug API only): estimates, allocations and measured layers.
+/// `GET /debug/bandwidth` (debug API only): estimates, allocations, measured layers and the
+/// probe packets sent.
 async fn debug_bandwidth(State(s): State<Arc<AppState>>) -> Response {
     if !s.config.debug.api {
         return (StatusCode::NOT_FOUND, "the debug API is off (debug.api)\n").into_response();
     }
-    let (reply, rx) = oneshot::channel();
-    if s.commands
-        .send(Command::DebugBandwidth { reply })
-        .await
-        .is_err()
-    {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    }
-    match rx.await {
-        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
-    }
+    hub_json(&s, |reply| Command::DebugBandwidth { reply }).await
 }
 
 async fn estimate_cap(State(s): State<Arc<AppState>>, Query(q): Query<CapQuery>) -> Response {

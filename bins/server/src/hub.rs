@@ -132,17 +132,11 @@ pub enum Command {
         /// Whether the participant exists and has a transport.
         reply: oneshot::Sender<bool>,
     },
-    /// `GET /debug/bandwidth`: every subscriber's estimate, and per subscription the layer
-    /// allocated and the layers measured.
+    /// `GET /debug/bandwidth`: every subscriber's estimate (with its delay- and loss-based
+    /// parts and state), per subscription the layer allocated and the layers measured, and
+    /// the probe packets sent.
     DebugBandwidth {
         /// JSON.
-        reply: oneshot::Sender<String>,
-    },
-    /// `GET /debug/estimates`.
-    DebugEstimates {
-        /// JSON: `{"estimates": {"p7": {"bps": .., "delay_based_bps": .., "loss_based_bps":
-        /// .., "loss_fraction": .., "state": ".."}, ...}, "probe_packets": n}`, for the
-        /// participants whose feedback has arrived.
         reply: oneshot::Sender<String>,
     },
     /// `GET /debug/frames`.
@@ -453,14 +447,22 @@ impl Hub {
                         })
                     })
                     .collect();
+                let bwe = self.engine.estimator(p);
                 Some(serde_json::json!({
                     "participant": format!("p{m}"),
                     "estimateBps": self.engine.estimate(p),
+                    "delayBasedBps": bwe.map(|b| b.delay_based_bitrate()),
+                    "lossBasedBps": bwe.map(|b| b.loss_based_bitrate()),
+                    "lossFraction": bwe.map(|b| b.loss_fraction()),
+                    "state": bwe.map(|b| format!("{:?}", b.state())),
                     "subscriptions": subs,
                 }))
             })
             .collect();
-        serde_json::json!({ "members": members })
+        serde_json::json!({
+            "members": members,
+            "probePackets": self.engine.stats().probe_packets,
+        })
     }
 
     fn send_member(&mut self, member: u64, msg: &ServerMsg) {
@@ -566,30 +568,6 @@ impl Hub {
             }
             Command::DebugBandwidth { reply } => {
                 let _ = reply.send(self.debug_bandwidth(now).to_string());
-            }
-            Command::DebugEstimates { reply } => {
-                let estimates: serde_json::Map<String, serde_json::Value> = self
-                    .members
-                    .iter()
-                    .filter_map(|(n, m)| {
-                        let p = m.participant?;
-                        let bps = self.engine.estimate(p)?;
-                        let bwe = self.engine.estimator(p)?;
-                        let detail = serde_json::json!({
-                            "bps": bps,
-                            "delay_based_bps": bwe.delay_based_bitrate(),
-                            "loss_based_bps": bwe.loss_based_bitrate(),
-                            "loss_fraction": bwe.loss_fraction(),
-                            "state": format!("{:?}", bwe.state()),
-                        });
-                        Some((format!("p{n}"), detail))
-                    })
-                    .collect();
-                let json = serde_json::json!({
-                    "estimates": estimates,
-                    "probe_packets": self.engine.stats().probe_packets,
-                });
-                let _ = reply.send(json.to_string());
             }
             Command::DebugFrames { reply } => {
                 let frames = self.recorder.as_ref().map(FrameRecorder::frames);

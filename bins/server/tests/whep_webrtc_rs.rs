@@ -15,7 +15,7 @@
 //! up from `TrackRemote::read_rtp` with an empty payload (its `rtp` crate strips the padding),
 //! and its `SampleBuilder` drops such packets (counting those with the last sample's
 //! timestamp as padding); the viewer here notes their sequence number (so a lost one shows as
-//! a gap), counts them and skips them. The server's `GET /debug/estimates` gives the estimate
+//! a gap), counts them and skips them. The server's `GET /debug/bandwidth` gives the estimate
 //! toward the viewer, printed with the figures.
 //!
 //! What the viewer checks is what a person watching would: VP8 frames arrive whole and in a
@@ -148,7 +148,7 @@ async fn start_server() -> Server {
     config.server.http = "127.0.0.1:0".parse().unwrap();
     config.server.media = "127.0.0.1:0".parse().unwrap();
     config.server.drain_secs = 2;
-    // For GET /debug/estimates: the bandwidth estimate toward the viewer.
+    // For GET /debug/bandwidth: the bandwidth estimate toward the viewer.
     config.debug.api = true;
     assert!(
         config.bandwidth.estimation,
@@ -263,7 +263,7 @@ async fn server_figures(addr: SocketAddr) -> String {
         .join("\n  ")
 }
 
-/// One participant's estimate from `GET /debug/estimates`.
+/// One participant's estimate from `GET /debug/bandwidth`.
 #[derive(Debug, Clone)]
 struct Estimate {
     participant: String,
@@ -275,22 +275,22 @@ struct Estimate {
 /// The server's bandwidth estimates by participant, once feedback from it has arrived, and
 /// the probe packets it has sent in all.
 async fn estimates(addr: SocketAddr) -> (Vec<Estimate>, u64) {
-    let r = http(addr, "GET", "/debug/estimates", &[], "").await;
-    assert_eq!(r.status, 200, "GET /debug/estimates: {}", r.body);
+    let r = http(addr, "GET", "/debug/bandwidth", &[], "").await;
+    assert_eq!(r.status, 200, "GET /debug/bandwidth: {}", r.body);
     let v: serde_json::Value = serde_json::from_str(&r.body).expect("JSON");
-    let list = v["estimates"]
-        .as_object()
+    let list = v["members"]
+        .as_array()
         .map(|m| {
             m.iter()
-                .filter_map(|(k, v)| {
+                .filter_map(|v| {
                     Some(Estimate {
-                        participant: k.clone(),
-                        bps: v["bps"].as_u64()?,
+                        participant: v["participant"].as_str()?.to_string(),
+                        bps: v["estimateBps"].as_u64()?,
                         detail: format!(
                             "delay {} loss {} ({:.3}) {}",
-                            v["delay_based_bps"],
-                            v["loss_based_bps"],
-                            v["loss_fraction"].as_f64().unwrap_or(0.0),
+                            v["delayBasedBps"],
+                            v["lossBasedBps"],
+                            v["lossFraction"].as_f64().unwrap_or(0.0),
                             v["state"].as_str().unwrap_or("")
                         ),
                     })
@@ -298,7 +298,7 @@ async fn estimates(addr: SocketAddr) -> (Vec<Estimate>, u64) {
                 .collect()
         })
         .unwrap_or_default();
-    (list, v["probe_packets"].as_u64().unwrap_or(0))
+    (list, v["probePackets"].as_u64().unwrap_or(0))
 }
 
 /// The viewer's estimate (the publisher receives no media, so the server has no feedback,
