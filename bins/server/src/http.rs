@@ -297,8 +297,8 @@ async fn test_hooks(State(s): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-/// `GET /debug/bandwidth` (debug API only): estimates, allocations, measured layers and the
-/// probe packets sent.
+/// `GET /debug/bandwidth` (debug API only): estimates, the probe controller's state,
+/// allocations, measured layers and the probe packets sent.
 async fn debug_bandwidth(State(s): State<Arc<AppState>>) -> Response {
     if !s.config.debug.api {
         return (StatusCode::NOT_FOUND, "the debug API is off (debug.api)\n").into_response();

@@ -455,6 +455,18 @@ impl Hub {
                     "lossBasedBps": bwe.map(|b| b.loss_based_bitrate()),
                     "lossFraction": bwe.map(|b| b.loss_fraction()),
                     "state": bwe.map(|b| format!("{:?}", b.state())),
+                    "probe": bwe.map(|b| {
+                        let pc = b.probe_controller();
+                        serde_json::json!({
+                            "failures": pc.failures(),
+                            "contradictions": pc.contradictions(),
+                            "distrusted": pc.distrusted(now),
+                            "ceilingBps": pc.ceiling(now),
+                            "lastResultBps": pc.last_result().map(|(_, r)| r as u64),
+                            "inFlight": pc.in_flight().is_some(),
+                            "durationMs": pc.duration().as_millis() as u64,
+                        })
+                    }),
                     "subscriptions": subs,
                 }))
             })

@@ -89,6 +89,11 @@ pub use rate::{
 use probe::ClusterStats;
 use rate::{Aimd, LossBased, RateWindow};
 
+/// The acknowledged rate this far above what the link carried when a probe last failed shows a
+/// faster link: the probe backoff is cut short (`ProbeController::on_acked`)...
+const LINK_FASTER: f64 = 1.25;
+/// ...at most this often.
+const LINK_FASTER_EVERY: Duration = Duration::from_secs(2);
 /// Packets remembered for matching feedback: at 2 000 packets/s (about 20 Mbps of 1 200-byte
 /// packets) this is 4 s, longer than any feedback is late.
 pub const HISTORY: usize = 8192;
@@ -349,6 +354,8 @@ pub struct SendSideBwe {
     /// The last raise by a probe, while it may still be contradicted: when, to what, and
     /// what the link carried before it.
     probe_raise: Option<(Instant, f64, f64)>,
+    /// When a lifted limit last cut the probe backoff short (see `on_feedback`).
+    link_faster_at: Option<Instant>,
     below_since: Option<Instant>,
     app_limited: bool,
     target: f64,
@@ -392,6 +399,7 @@ impl SendSideBwe {
             last_drain_us: None,
             drain_restore: None,
             probe_raise: None,
+            link_faster_at: None,
             below_since: None,
             app_limited: false,
             target: start,
@@ -607,6 +615,17 @@ impl SendSideBwe {
             overuse |= self.report(ext, at);
         });
         let acked = self.last_arrival_us.and_then(|t| self.acked.rate_bps(t));
+        // The link delivered well above what it carried when a probe last failed (a limit was
+        // lifted, and the queue behind it drained at the new rate): probe soon instead of
+        // waiting out the failures' backoff.
+        if let Some(a) = acked
+            && self
+                .link_faster_at
+                .is_none_or(|t| now.saturating_duration_since(t) >= LINK_FASTER_EVERY)
+            && self.probe.on_acked(now, a, LINK_FASTER)
+        {
+            self.link_faster_at = Some(now);
+        }
         let signal = if overuse {
             BandwidthUsage::Overusing
         } else {

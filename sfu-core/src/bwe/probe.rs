@@ -128,6 +128,12 @@ pub struct ProbeController {
     ceiling: Option<(Instant, f64)>,
     distrust: Duration,
     contradictions: u32,
+    /// The estimate when the last probe failed: what the link was found to carry.
+    failed_at: f64,
+    /// The first acknowledged rate reported after the last failed probe.
+    failed_acked: Option<f64>,
+    /// The estimate at the last poll or result.
+    last_estimate: f64,
     next_id: u32,
     desired_bps: Option<f64>,
     requested_bps: Option<f64>,
@@ -148,6 +154,9 @@ impl ProbeController {
             ceiling: None,
             distrust: DISTRUST_FIRST,
             contradictions: 0,
+            failed_at: 0.0,
+            failed_acked: None,
+            last_estimate: 0.0,
             config,
             next_id: 1,
             desired_bps: None,
@@ -222,6 +231,28 @@ impl ProbeController {
         self.requested_bps = None;
     }
 
+    /// The link delivered `acked` bps. After failed probes the next one waits out the
+    /// backoff (up to 3 s); when the link now carries more than `factor` times what it
+    /// carried when the last probe failed (a limit was lifted, and the queue behind it
+    /// drained at the new rate), the next probe may go at once. libwebrtc probes again when
+    /// the network changes for the same reason. Returns whether it cut the backoff short.
+    pub(crate) fn on_acked(&mut self, now: Instant, acked: f64, factor: f64) -> bool {
+        if self.failures == 0 || self.in_flight.is_some() {
+            return false;
+        }
+        // What the link carried when the probe failed: the estimate then, or the first
+        // acknowledged rate after it if higher (a link whose estimate was cut below what it
+        // carries is not faster for delivering what it always did).
+        let carried = *self.failed_acked.get_or_insert(acked);
+        if acked <= self.failed_at.max(carried) * factor {
+            return false;
+        }
+        self.failures = 0;
+        self.interval = self.config.min_interval;
+        self.next_allowed = Some(now);
+        true
+    }
+
     /// Whether probe results are distrusted now (a recent raise was contradicted).
     pub fn distrusted(&self, now: Instant) -> bool {
         self.ceiling.is_some_and(|(until, _)| now < until)
@@ -276,6 +307,7 @@ impl ProbeController {
 
     /// A cluster to send now, if one is due. `estimate` is the current target, bps.
     pub(crate) fn poll(&mut self, now: Instant, estimate: f64) -> Option<ProbeCluster> {
+        self.last_estimate = estimate;
         if let Some(f) = self.in_flight {
             if now < f.issued + self.config.timeout {
                 return None;
@@ -315,6 +347,8 @@ impl ProbeController {
 
     fn fail(&mut self, now: Instant) {
         self.failures += 1;
+        self.failed_at = self.last_estimate;
+        self.failed_acked = None;
         self.continue_at = None;
         self.next_allowed = Some(now + self.interval);
         let cap = if self.contradictions > 0 {
@@ -339,6 +373,7 @@ impl ProbeController {
             return;
         };
         self.in_flight = None;
+        self.last_estimate = estimate;
         if let Some(r) = result {
             self.last_result = Some((id, r));
         }
@@ -482,5 +517,53 @@ impl ClusterStats {
         } else {
             Some(send_rate.min(recv_rate))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t0() -> Instant {
+        #[allow(clippy::disallowed_methods, reason = "a base instant for a pure test")]
+        Instant::now()
+    }
+
+    /// A controller whose first probe (from 400 kbps toward 2 Mbps) failed at `now`.
+    fn failed(now: Instant) -> ProbeController {
+        let mut p = ProbeController::new(ProbeConfig::default());
+        p.set_desired(Some(2_000_000));
+        let c = p.poll(now, 400_000.0).expect("a probe is due");
+        p.on_result(now, c.id, None, 400_000.0, 400_000.0);
+        assert_eq!(p.failures(), 1);
+        p
+    }
+
+    #[test]
+    fn a_lifted_limit_cuts_the_backoff_short() {
+        let now = t0();
+        let mut p = failed(now);
+        let later = now + Duration::from_millis(100);
+        assert!(p.poll(later, 400_000.0).is_none(), "backing off");
+        // The link delivers what it did when the probe failed: nothing changes.
+        assert!(!p.on_acked(later, 420_000.0, 1.25));
+        assert!(!p.on_acked(later, 480_000.0, 1.25));
+        assert!(p.poll(later, 400_000.0).is_none());
+        // The queue behind a lifted limit drains at the new rate: probe at once.
+        assert!(p.on_acked(later, 900_000.0, 1.25));
+        assert_eq!(p.failures(), 0);
+        assert!(p.poll(later, 400_000.0).is_some());
+    }
+
+    #[test]
+    fn a_link_that_always_carried_more_than_its_estimate_is_not_faster() {
+        let now = t0();
+        let mut p = failed(now);
+        // The estimate (400 kbps) was cut below what the link carries (600 kbps): that is
+        // the baseline, not a lift.
+        let later = now + Duration::from_millis(100);
+        assert!(!p.on_acked(later, 600_000.0, 1.25));
+        assert!(!p.on_acked(later, 700_000.0, 1.25));
+        assert!(p.on_acked(later, 800_000.0, 1.25));
     }
 }

@@ -200,6 +200,8 @@ struct Seen {
     seq: u64,
     marker: bool,
     key_start: bool,
+    /// A padding-only packet (a probe on the media stream).
+    padding: bool,
 }
 
 #[derive(Debug)]
@@ -416,6 +418,12 @@ impl VirtualDecoder {
         if payload.is_empty() {
             // Padding only: it fills its sequence number (the engine sends it in place of a
             // packet of a filtered frame) and carries no media.
+            self.seen[(ext % RING as u64) as usize] = Seen {
+                seq: ext,
+                marker,
+                key_start: false,
+                padding: true,
+            };
             if self.next_seq.is_none_or(|n| ext >= n) && self.fillers.len() < MAX_BUFFER {
                 self.fillers.insert(ext);
             }
@@ -430,6 +438,7 @@ impl VirtualDecoder {
             seq: ext,
             marker,
             key_start: pkt.key,
+            padding: false,
         };
         if self.next_seq.is_some_and(|n| ext < n) {
             // Its frame was already decoded or given up.
@@ -826,9 +835,24 @@ impl VirtualDecoder {
             let e = self.seen[(s % RING as u64) as usize];
             (e.seq == s).then_some(e)
         };
-        let deliberate = seq > 0
-            && get(seq - 1).is_some_and(|e| !e.marker)
-            && get(seq + 1).is_some_and(|e| e.key_start);
+        // The engine's one deliberate gap: the rest of a frame cut at a switch or pause, then
+        // the keyframe it resumes at, possibly after probe padding sent while paused
+        // (`Forwarder::take_padding`: one number skipped, then the padding, then the keyframe).
+        let mut next = seq + 1;
+        while get(next).is_some_and(|e| e.padding) && next - seq < RING as u64 {
+            next += 1;
+        }
+        let cut = seq > 0
+            && get(seq - 1).is_some_and(|e| !e.marker && !e.padding)
+            && get(next).is_some_and(|e| e.key_start);
+        // A padding packet lost inside a probe's run of padding, which the decoder moved past
+        // at the next keyframe (a stream paused for bandwidth is padded, then resumes at a
+        // keyframe): no media was in it.
+        let padding = seq > 0
+            && get(seq - 1).is_some_and(|e| e.padding)
+            && next > seq + 1
+            && self.next_seq.is_some_and(|n| n > seq);
+        let deliberate = cut || padding;
         if deliberate {
             self.stats.gaps_explained += 1;
         } else {
