@@ -128,18 +128,18 @@ fn step_down_and_recovery() {
             r.freeze,
             r.back
         );
-        let _ = (
+        assert!(
             r.up.is_some(),
             "seed {}: never reached the top layer on 2 Mbps",
             i + 1,
         );
-        let _ = (
+        assert!(
             r.fit.is_some_and(|d| d <= Duration::from_secs(1)),
             "seed {}: 2 Mbps -> 300 kbps: no fitting layer within 1 s ({:?})",
             i + 1,
             r.fit,
         );
-        let _ = (
+        assert!(
             r.back.is_some_and(|d| d <= Duration::from_secs(5)),
             "seed {}: 300 kbps -> 2 Mbps: top layer not back within 5 s ({:?})",
             i + 1,
