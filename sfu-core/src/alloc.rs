@@ -18,7 +18,8 @@
 //!    or not: nobody should look at a frozen picture without being told.
 //! 3. Upgrades, layer by layer: in rounds, each track in rank order takes its next step if the
 //!    increment fits; a step that changes the spatial layer needs [`AllocatorConfig::spatial_margin`]
-//!    times its increment, since it costs a keyframe and a short burst.
+//!    times its increment, since it costs a keyframe and a short burst. A climb is built from
+//!    the layers a track offers, whichever they are (see [`TrackInput::layers`]).
 //! 4. Hysteresis: an estimate within [`AllocatorConfig::hysteresis`] of the one the current
 //!    allocation was made for, with unchanged tracks and limits, keeps the allocation as long
 //!    as it still fits; after a downgrade caused by the estimate, nothing is upgraded for
@@ -154,7 +155,11 @@ pub struct TrackInput<'a> {
     pub id: u64,
     /// What it is.
     pub meta: TrackMeta,
-    /// Layers it offers now (any order; missing layers are simply not offered).
+    /// Layers it offers now, in any order. Any subset of (spatial, temporal) pairs may be
+    /// offered (a publisher without temporal scalability offers only its top temporal layer
+    /// per encoding; a paused encoding offers nothing): each step of a track's climb takes the
+    /// offered layer nearest to the one it names, so every offered set climbs to its best
+    /// layer (property-tested over all subsets of a 3x3 ladder).
     pub layers: &'a [Layer],
     /// Highest spatial layer the viewer wants (its rendered size).
     pub max_spatial: u8,
@@ -571,14 +576,42 @@ fn build_path(
     let (Some(max_s), Some(max_t)) = (max_s, max_t) else {
         return;
     };
-    let push = |path: &mut Vec<Layer>, s: u8, tp: u8| {
-        if let Some(l) = find(t.layers, s, tp)
-            && path
-                .last()
-                .is_none_or(|p| p.bitrate_bps <= l.bitrate_bps || p.spatial < l.spatial)
+    // Tracks need not offer every (spatial, temporal) pair: a publisher may send only its top
+    // temporal layer per encoding, or leave one out. Each step therefore takes the offered
+    // layer nearest to the one it names: at spatial layer `s`, the lowest offered temporal
+    // layer at or above `tp`, else the highest below it.
+    let at = |s: u8, tp: u8| -> Option<&Layer> {
+        let (mut above, mut below): (Option<&Layer>, Option<&Layer>) = (None, None);
+        for l in t.layers.iter().filter(|l| allowed(t, l) && l.spatial == s) {
+            if l.temporal >= tp {
+                if above.is_none_or(|a| l.temporal < a.temporal) {
+                    above = Some(l);
+                }
+            } else if below.is_none_or(|b| l.temporal > b.temporal) {
+                below = Some(l);
+            }
+        }
+        above.or(below)
+    };
+    // The next offered temporal layer above `tp` at spatial layer `s`.
+    let up = |s: u8, tp: u8| -> Option<&Layer> {
+        t.layers
+            .iter()
+            .filter(|l| allowed(t, l) && l.spatial == s && l.temporal > tp)
+            .min_by_key(|l| l.temporal)
+    };
+    let push = |path: &mut Vec<Layer>, l: Option<&Layer>| {
+        if let Some(l) = l
+            && path.last().is_none_or(|p| {
+                (p.spatial, p.temporal) != (l.spatial, l.temporal)
+                    && (p.bitrate_bps <= l.bitrate_bps || p.spatial < l.spatial)
+            })
         {
             path.push(*l);
         }
+    };
+    let Some(s0) = (0..=max_s).find(|&s| at(s, 0).is_some()) else {
+        return;
     };
     match order {
         CandidateOrder::SpatialFirst => {
@@ -586,39 +619,47 @@ fn build_path(
             let base_t = floor
                 .filter(|f| f.min_fps > 0)
                 .and_then(|f| {
-                    (0..=max_t)
-                        .find(|&tp| find(t.layers, 0, tp).is_some_and(|l| l.fps >= f.min_fps))
+                    (0..=max_t).find(|&tp| {
+                        at(s0, tp).is_some_and(|l| l.temporal >= tp && l.fps >= f.min_fps)
+                    })
                 })
                 .unwrap_or(0);
-            for s in 0..=max_s {
-                push(path, s, base_t);
+            for s in s0..=max_s {
+                push(path, at(s, base_t));
             }
-            for tp in base_t + 1..=max_t {
-                push(path, max_s, tp);
+            let top = path.last().map_or(max_s, |l| l.spatial);
+            let mut tp = path.last().map_or(0, |l| l.temporal);
+            while let Some(l) = up(top, tp) {
+                tp = l.temporal;
+                push(path, Some(l));
             }
         }
         CandidateOrder::TemporalFirst => {
-            for tp in 0..=max_t {
-                push(path, 0, tp);
+            let mut l = at(s0, 0);
+            while let Some(x) = l {
+                push(path, Some(x));
+                l = up(s0, x.temporal);
             }
-            for s in 1..=max_s {
-                push(path, s, max_t);
+            for s in s0 + 1..=max_s {
+                push(path, at(s, max_t));
             }
         }
         CandidateOrder::Balanced => {
             // Each step takes the cheaper of "one spatial up" and "one temporal up".
-            let (mut s, mut tp) = (0u8, 0u8);
-            push(path, s, tp);
+            let Some(first) = at(s0, 0) else { return };
+            let (mut s, mut tp) = (first.spatial, first.temporal);
+            push(path, Some(first));
             loop {
-                let up_s = (s < max_s).then(|| find(t.layers, s + 1, tp)).flatten();
-                let up_t = (tp < max_t).then(|| find(t.layers, s, tp + 1)).flatten();
-                match (up_s, up_t) {
-                    (Some(a), Some(b)) if a.bitrate_bps <= b.bitrate_bps => s += 1,
-                    (Some(_), Some(_)) | (None, Some(_)) => tp += 1,
-                    (Some(_), None) => s += 1,
+                let up_s = (s + 1..=max_s).find_map(|n| at(n, tp));
+                let up_t = up(s, tp);
+                let next = match (up_s, up_t) {
+                    (Some(a), Some(b)) if a.bitrate_bps <= b.bitrate_bps => a,
+                    (Some(_), Some(b)) | (None, Some(b)) => b,
+                    (Some(a), None) => a,
                     (None, None) => break,
-                }
-                push(path, s, tp);
+                };
+                (s, tp) = (next.spatial, next.temporal);
+                push(path, Some(next));
             }
         }
     }

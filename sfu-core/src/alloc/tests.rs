@@ -347,3 +347,74 @@ fn a_pause_after_a_reduced_floor_alerts_again() {
         })
     ));
 }
+
+/// The layers of [`simulcast`] that `mask` keeps (bit `3 * spatial + temporal`).
+fn subset(mask: u16) -> Vec<Layer> {
+    simulcast(1.0)
+        .into_iter()
+        .filter(|l| mask & (1 << (3 * l.spatial + l.temporal)) != 0)
+        .collect()
+}
+
+/// Only the top temporal layer of each encoding (what a publisher without temporal
+/// scalability offers): the default hook climbs to 720p (it stayed at 320x180 with 5 Mbit/s),
+/// and dermatology holds 640x360 at 700 kbit/s (it paused the track).
+#[test]
+fn a_track_without_lower_temporal_layers_still_climbs() {
+    let l = subset(0b100_100_100);
+    let a = audio_layer();
+    let tracks = [
+        audio(1, &a),
+        video(2, &l, TrackSource::Camera, PublisherRole::Patient),
+    ];
+    let d = Allocator::default().allocate(t0(), 5_000_000, &tracks, &DefaultHook)[1].layer;
+    assert_eq!(d, Some((2, 2)));
+    let d = Allocator::default().allocate(t0(), 700_000, &tracks, &Derm)[1].layer;
+    assert_eq!(d, Some((1, 2)));
+    let d = Allocator::default().allocate(t0(), 5_000_000, &tracks, &Behavioural)[1].layer;
+    assert_eq!(d, Some((2, 2)));
+}
+
+/// A hook that only picks the climbing order.
+struct Order(CandidateOrder);
+impl SpecialtyHook for Order {
+    fn candidate_order(&self, _: &TrackMeta) -> CandidateOrder {
+        self.0
+    }
+}
+
+proptest::proptest! {
+    /// Any set of offered layers, any climbing order: with room for everything the track gets
+    /// its best offered layer (the top encoding at its top frame rate); with room for only
+    /// its cheapest layer it gets that one, not a pause; and a larger estimate never gives a
+    /// smaller encoding.
+    #[test]
+    fn any_offered_layers_climb_to_the_best(
+        mask in 1u16..512,
+        order in 0usize..3,
+        lo in 0u64..3_000_000,
+        extra in 0u64..3_000_000,
+    ) {
+        let l = subset(mask);
+        let order = [
+            CandidateOrder::Balanced,
+            CandidateOrder::SpatialFirst,
+            CandidateOrder::TemporalFirst,
+        ][order];
+        let tracks = [video(2, &l, TrackSource::Camera, PublisherRole::Patient)];
+        let hook = Order(order);
+        let top_s = l.iter().map(|x| x.spatial).max().unwrap();
+        let top_t = l.iter().filter(|x| x.spatial == top_s).map(|x| x.temporal).max().unwrap();
+        let d = Allocator::default().allocate(t0(), 100_000_000, &tracks, &hook)[0].layer;
+        proptest::prop_assert_eq!(d, Some((top_s, top_t)), "{:?} over {:?}", order, l);
+        let cheapest = l.iter().map(|x| x.bitrate_bps).min().unwrap();
+        let d = Allocator::default().allocate(t0(), cheapest, &tracks, &hook)[0].layer;
+        proptest::prop_assert!(d.is_some(), "{:?} over {:?}: paused at its cheapest layer", order, l);
+        let a = Allocator::default().allocate(t0(), lo, &tracks, &hook)[0].layer;
+        let b = Allocator::default().allocate(t0(), lo + extra, &tracks, &hook)[0].layer;
+        proptest::prop_assert!(
+            a.map(|x| x.0) <= b.map(|x| x.0),
+            "{:?} over {:?}: {:?} at {} but {:?} at {}", order, l, a, lo, b, lo + extra
+        );
+    }
+}
