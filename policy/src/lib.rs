@@ -51,9 +51,11 @@
 //!   [`profiles::ProfileSpec`] has passed every check (layers growing lowest first with one
 //!   aspect ratio, frame rates never falling going up, floors reachable within the top layer,
 //!   every number in its range), so its users never re-check.
-//! - No dependency on `telesfu-core`: the allocation policy is plain enums and numbers that
-//!   the server hands to the core's allocator hook; a layer candidate's `(spatial, temporal)`
-//!   is the core's layer preference.
+//! - Profiles themselves are plain enums and numbers; [`hook`] is the one place that
+//!   depends on `telesfu-core`: it implements the core's allocator hook
+//!   (`telesfu_core::alloc::SpecialtyHook`) for a profile, so the engine's allocator climbs
+//!   and holds floors the way the visit needs. A layer candidate's `(spatial, temporal)` is the
+//!   core's layer preference.
 //!
 //! ## Errors
 //!

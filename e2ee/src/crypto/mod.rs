@@ -10,7 +10,7 @@
 //!   `sha2`, `hkdf`). Uses AES-NI/PCLMULQDQ at run time where present, and builds for
 //!   `wasm32-unknown-unknown`, which is what the browser worker runs.
 //! - `ring::RING` (feature `ring`, on by default): ring's assembly AES-GCM and HMAC. Measured on
-//!   the CI machine class (see `benches/` and the crate README), ring seals AES-GCM about 1.5-2.5x
+//!   the CI machine class (see `benches/benches/sframe.rs` and docs/bench-sframe.md), ring seals AES-GCM about 1.5-2.5x
 //!   faster than RustCrypto; `aws-lc-rs` is as fast but adds a 90 s C build. ring has no public
 //!   AES-CTR, so its CTR+HMAC suites pair RustCrypto's AES-CTR (hardware AES) with ring's HMAC.
 //!
