@@ -27,7 +27,8 @@ pub enum RtcpError {
     BadPadding,
     /// SDES items overrun their chunk or lack the terminating null.
     BadSdes,
-    /// Transport-wide CC status chunks or deltas do not add up.
+    /// Transport-wide CC status chunks or deltas do not add up, or the feedback claims more
+    /// than [`MAX_TWCC_STATUSES`] packets.
     BadTransportCc,
 }
 
@@ -434,6 +435,16 @@ fn walk_twcc(chunks: &[u8], count: usize, mut f: impl FnMut(u8)) -> Option<usize
     Some(used)
 }
 
+/// The most packets one transport-wide CC feedback may report. RFC 8888's predecessor
+/// (draft-holmer-rmcat-transport-wide-cc-extensions-01) allows 65,535, but a run-length chunk
+/// reports 8,191 packets in two bytes, so 20 bytes could make every parse walk 65,535 statuses
+/// twice (once to validate, once to read): the `rtcp_view` fuzz target slowed from 10,000 to
+/// 4,000 inputs a second as its corpus filled with such packets, and a subscriber could make
+/// the server do that per datagram. Browsers send feedback every 50-100 ms, a few hundred
+/// packets each; the estimator remembers 8,192 sent packets, so a report of more could not be
+/// matched anyway.
+pub const MAX_TWCC_STATUSES: u16 = 8192;
+
 impl<'a> TransportCc<'a> {
     fn parse(sender_ssrc: u32, media_ssrc: u32, fci: &'a [u8]) -> Result<Self, RtcpError> {
         if fci.len() < 8 {
@@ -444,6 +455,9 @@ impl<'a> TransportCc<'a> {
         let rt = u32_at(fci, 4) >> 8;
         let reference_time = ((rt << 8) as i32) >> 8;
         let fb_count = fci[7];
+        if status_count > MAX_TWCC_STATUSES {
+            return Err(RtcpError::BadTransportCc);
+        }
         let rest = &fci[8..];
         let mut delta_bytes = 0usize;
         let mut bad = false;
@@ -832,8 +846,9 @@ pub fn write_nack(
 /// reference time is taken from the first received entry (as libwebrtc's receivers do), so
 /// losses at the front of a report are reported rather than skipped. Times are quantised to
 /// 250 µs ticks, the reference time to 64 ms. Returns the packet length and how many entries it
-/// covers: fewer than `arrivals.len()` when `out` fills up or a gap between arrivals exceeds
-/// the 16-bit delta range (send the rest in another packet starting there). `None` if `out`
+/// covers: fewer than `arrivals.len()` when `out` fills up, a gap between arrivals exceeds
+/// the 16-bit delta range, or past [`MAX_TWCC_STATUSES`] (send the rest in another packet
+/// starting there). `None` if `out`
 /// cannot hold even one entry or no entry was received.
 pub fn write_transport_cc(
     out: &mut [u8],
@@ -849,7 +864,7 @@ pub fn write_transport_cc(
     const FIXED: usize = 20; // header 4 + ssrcs 8 + base/count 4 + ref/fb 4
     // Pass 1: how many entries fit (status chunks at worst 2 bytes per symbol-run of 1, deltas
     // up to 2 bytes), and the tick of each.
-    let max = arrivals.len().min(0xffff);
+    let max = arrivals.len().min(usize::from(MAX_TWCC_STATUSES));
     let mut ticks_prev = ref_time * 256;
     let mut covered = 0usize;
     let mut delta_bytes = 0usize;
@@ -1164,6 +1179,48 @@ mod tests {
         assert!(matches!(
             parse_compound(&[0x81, 200, 0, 1, 0, 0, 0, 0]).next(),
             Some(Err(RtcpError::BadLength { pt: 200 }))
+        ));
+    }
+}
+
+#[cfg(test)]
+mod twcc_cap_tests {
+    use super::*;
+
+    /// A feedback whose run-length chunks claim 65,535 packets in a few bytes is refused
+    /// before anything walks them; one at the cap still parses.
+    #[test]
+    fn feedback_claiming_more_than_the_cap_is_malformed() {
+        let packet = |count: u16| {
+            let mut p = vec![0x8f, 205, 0, 0];
+            p.extend_from_slice(&1u32.to_be_bytes());
+            p.extend_from_slice(&2u32.to_be_bytes());
+            p.extend_from_slice(&0u16.to_be_bytes());
+            p.extend_from_slice(&count.to_be_bytes());
+            p.extend_from_slice(&[0, 0, 0, 0]);
+            // Run-length chunks of "not received" (no deltas), 8,191 packets each.
+            let mut left = count;
+            while left > 0 {
+                let run = left.min(8191);
+                p.extend_from_slice(&run.to_be_bytes());
+                left -= run;
+            }
+            while p.len() % 4 != 0 {
+                p.push(0);
+            }
+            let words = (p.len() / 4 - 1) as u16;
+            p[2..4].copy_from_slice(&words.to_be_bytes());
+            p
+        };
+        let at_cap = packet(MAX_TWCC_STATUSES);
+        match parse_compound(&at_cap).next() {
+            Some(Ok(RtcpPacket::TransportCc(t))) => assert_eq!(t.status_count, MAX_TWCC_STATUSES),
+            other => panic!("{other:?}"),
+        }
+        let over = packet(u16::MAX);
+        assert!(matches!(
+            parse_compound(&over).next(),
+            Some(Err(RtcpError::BadTransportCc))
         ));
     }
 }
