@@ -482,3 +482,22 @@ fn simulcast_by_rid_learns_ssrcs_and_unwraps_repaired_rid_rtx() {
     assert_eq!((p.ssrc(), p.payload_type()), (5000, 96));
     assert_eq!(e.stats().dropped(DropReason::UnknownSsrc), 0);
 }
+
+/// A room hook while bandwidth allocation is off would never be consulted: the engine says so
+/// instead of keeping it silently.
+#[test]
+fn a_room_hook_needs_bandwidth_allocation_on() {
+    let now = t0();
+    let mut e = Engine::new(EngineConfig::default(), now, 1 << 63, 9);
+    let room = e.create_room();
+    let hook = || Box::new(telesfu_core::alloc::DefaultHook);
+    assert_eq!(
+        e.set_room_hook(room, hook()),
+        Err(telesfu_core::engine::Error::BandwidthOff)
+    );
+    let mut config = EngineConfig::default();
+    config.bandwidth.enabled = true;
+    let mut e = Engine::new(config, now, 1 << 63, 9);
+    let room = e.create_room();
+    assert_eq!(e.set_room_hook(room, hook()), Ok(()));
+}

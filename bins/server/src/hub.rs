@@ -785,10 +785,12 @@ impl Hub {
                 .to_owned();
             let profile = self.profiles.for_visit_type(&visit_type).clone();
             tracing::info!(room, visit_type, profile = profile.name(), "room created");
-            // The profile is the allocator's specialty hook for this room's subscribers.
-            if let Err(e) = self
-                .engine
-                .set_room_hook(engine_room, Box::new(profile.clone()))
+            // The profile is the allocator's specialty hook for this room's subscribers (with
+            // bandwidth estimation on; off, nothing allocates and the engine refuses a hook).
+            if self.config.bandwidth.estimation
+                && let Err(e) = self
+                    .engine
+                    .set_room_hook(engine_room, Box::new(profile.clone()))
             {
                 tracing::warn!(room, error = %e, "cannot set the room's profile hook");
             }

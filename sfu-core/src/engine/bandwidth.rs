@@ -232,11 +232,19 @@ impl Engine {
     /// Sets the room's specialty hook: the clinical policy that ranks tracks, orders their
     /// layers and sets floors when bandwidth allocation is on
     /// ([`super::BandwidthConfig::enabled`]). Without one, [`DefaultHook`] applies.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownRoom`]; [`Error::BandwidthOff`] when bandwidth allocation is off, since
+    /// the hook would never be consulted (API misuse, not silently ignored).
     pub fn set_room_hook(
         &mut self,
         room: RoomId,
         hook: Box<dyn SpecialtyHook + Send>,
     ) -> Result<(), Error> {
+        if !self.config.bandwidth.enabled {
+            return Err(Error::BandwidthOff);
+        }
         let r = self.rooms.get_mut(room.0).ok_or(Error::UnknownRoom(room))?;
         r.hook = Some(HookBox(hook));
         Ok(())

@@ -664,6 +664,10 @@ pub enum Error {
     DifferentRoom,
     /// The configuration is invalid; the text says what to fix.
     InvalidConfig(&'static str),
+    /// A call that only means something while bandwidth allocation is on
+    /// ([`super::BandwidthConfig::enabled`]), made while it is off: a room hook would never be
+    /// consulted.
+    BandwidthOff,
 }
 
 impl fmt::Display for Error {
@@ -676,6 +680,10 @@ impl fmt::Display for Error {
             Self::SsrcInUse(s) => write!(f, "{s} is already used by this participant"),
             Self::DifferentRoom => f.write_str("subscriber and track are in different rooms"),
             Self::InvalidConfig(m) => write!(f, "invalid configuration: {m}"),
+            Self::BandwidthOff => f.write_str(
+                "bandwidth allocation is off (EngineConfig::bandwidth.enabled): a room hook \
+                 would never be consulted; turn it on first",
+            ),
         }
     }
 }
